@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package mailproxy needs to build, test and document itself.
+# Idempotent: when everything is installed already it changes nothing. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config clang-format
+  # libraries (DESIGN §7)
+  libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev
+  # tests and their real peers
+  doctest-dev python3 util-linux bash zsh fish mandoc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,49 @@
+#include <doctest/doctest.h>
+
+#include "core/util/strings.hpp"
+
+using namespace mailproxy::util;
+
+TEST_SUITE("util.strings") {
+    TEST_CASE("glob patterns match like AutoDNS LIKE, ignoring case") {
+        CHECK(glob_match("ex*", "example.com"));
+        CHECK(glob_match("EX*", "example.com"));
+        CHECK(glob_match("*.com", "example.com"));
+        CHECK(glob_match("*amp*", "example.com"));
+        CHECK(glob_match("*", ""));
+        CHECK(glob_match("example.com", "EXAMPLE.COM"));
+        CHECK_FALSE(glob_match("ex*", "www.example.com"));
+        CHECK_FALSE(glob_match("*.org", "example.com"));
+        CHECK_FALSE(glob_match("example.co", "example.com"));
+        CHECK(glob_match("a*b*c", "axxbyyc"));
+        CHECK_FALSE(glob_match("a*b*c", "axxbyy"));
+    }
+
+    TEST_CASE("numbers parse only when the whole text is a finite number") {
+        CHECK(parse_number("6.5") == 6.5);
+        CHECK(parse_number("-999") == -999.0);
+        CHECK(parse_number("1e2") == 100.0);
+        CHECK_FALSE(parse_number("6,5"));
+        CHECK_FALSE(parse_number(""));
+        CHECK_FALSE(parse_number("nan"));
+        CHECK_FALSE(parse_number("inf"));
+        CHECK_FALSE(parse_number("6.5x"));
+        CHECK_FALSE(parse_number("+6"));
+        CHECK(parse_integer("1440") == 1440);
+        CHECK_FALSE(parse_integer("14.5"));
+        CHECK_FALSE(parse_integer("99999999999999999999999"));
+    }
+
+    TEST_CASE("scores format as the shortest text that reads back") {
+        CHECK(format_number(6.5) == "6.5");
+        CHECK(format_number(-999) == "-999");
+        CHECK(format_number(0.1) == "0.1");
+    }
+
+    TEST_CASE("split keeps empty pieces and trim removes blanks") {
+        CHECK(split("a,,b", ',') == std::vector<std::string>{"a", "", "b"});
+        CHECK(split("", ',') == std::vector<std::string>{""});
+        CHECK(trim("  x \r\n") == "x");
+        CHECK(to_lower("ExAmple.COM") == "example.com");
+    }
+}
