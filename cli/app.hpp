@@ -1,11 +1,13 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "core/autodns/client.hpp"
 #include "core/store/entry_store.hpp"
 #include "core/util/error.hpp"
 
@@ -24,9 +26,14 @@ enum ExitCode : int {
 struct Globals {
     std::string config;
     std::string store;
+    std::string backend = "local";  ///< local or autodns
+    bool demo = false;              ///< AutoDNS demo system
     bool quiet = false;
     bool json = false;
     int verbose = 0;
+    /// The `[autodns]` section of the config file: credentials are never options, so the config reader
+    /// takes them out before CLI11 sees them.
+    std::map<std::string, std::string> autodns;
 };
 
 /// The parsed command line: the CLI11 tree, the global options, and the selected command.
@@ -45,11 +52,20 @@ std::unique_ptr<Cli> make_cli();
 void register_entry(Cli& cli);
 void register_level(Cli& cli);
 void register_completion(Cli& cli);
+void register_autodns(Cli& cli);
+
+/// Checks what the config file holds once parsing is done: a file that holds the AutoDNS password
+/// must not be readable by others. ErrorCode::config otherwise.
+Expected<void> check_config_file(const Globals& g);
 
 /// The exit code for a failure of this kind.
 int exit_code_for(ErrorCode code);
 
-/// Opens the store selected by --store, MAILPROXY_STORE or the config file (default: DESIGN §3).
-std::unique_ptr<store::EntryStore> open_store(const Globals& g);
+/// Opens the backend selected by --backend: the local store (--store, MAILPROXY_STORE or the config file;
+/// default DESIGN §3) or AutoDNS (settings from the environment and the config file; -v traces requests).
+Expected<std::unique_ptr<store::EntryStore>> open_store(const Globals& g);
+
+/// The AutoDNS client for the settings in `g`, tracing to stderr with -v.
+Expected<std::unique_ptr<autodns::Client>> open_autodns(const Globals& g);
 
 }  // namespace mailproxy::cli

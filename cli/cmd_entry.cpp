@@ -7,9 +7,9 @@
 #include "cli/app.hpp"
 #include "cli/choices.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "core/entry/presets.hpp"
 #include "core/entry/validate.hpp"
-#include "core/store/local_store.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::cli {
@@ -257,12 +257,40 @@ int report(const Error& e) {
     return exit_code_for(e.code);
 }
 
-void say_store(const Globals& g, const store::EntryStore& s) {
-    if (g.verbose > 0) {
-        if (const auto* local = dynamic_cast<const store::LocalStore*>(&s)) {
-            print_note(g, "entry store " + local->dir().string());
-        }
+std::string_view code_name(ErrorCode c) {
+    switch (c) {
+        case ErrorCode::invalid:
+            return "invalid";
+        case ErrorCode::not_found:
+            return "not_found";
+        case ErrorCode::exists:
+            return "exists";
+        case ErrorCode::io:
+            return "io";
+        case ErrorCode::corrupt:
+            return "corrupt";
+        case ErrorCode::config:
+            return "config";
+        case ErrorCode::unavailable:
+            return "unavailable";
+        case ErrorCode::failed:
+            return "failed";
     }
+    return "failed";
+}
+
+/// One domain's failure in --json output of a bulk command.
+nlohmann::ordered_json failed_result(const std::string& domain, const Error& e) {
+    return {{"domain", domain}, {"ok", false}, {"error", code_name(e.code)}, {"message", e.message}};
+}
+
+/// The members `entry list` shows: what AutoDNS lists without reading each entry.
+nlohmann::ordered_json summary_json(const MailProxy& e) {
+    return {{"domain", e.domain},
+            {"target", e.target},
+            {"admin", e.admin},
+            {"protection", entry::to_string(e.protection)},
+            {"greylisting", e.greylisting ? "ENABLED" : "DISABLED"}};
 }
 
 nlohmann::ordered_json json_array(const std::vector<MailProxy>& entries) {
@@ -304,24 +332,34 @@ int run_create(const Globals& g, const DomainArgs& d, const EntryOptions& o) {
         print_error(invalid);
         return k_exit_invalid;
     }
-    auto store = open_store(g);
-    say_store(g, *store);
-    std::vector<MailProxy> created;
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
     std::vector<ErrorCode> failures;
-    for (const auto& e : entries) {
-        if (auto ok = store->create(e); !ok) {
+    auto results = nlohmann::ordered_json::array();
+    Progress progress(entries.size(), g.quiet);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& e = entries[i];
+        auto ok = store->create(e);
+        progress.clear();
+        if (!ok) {
             print_error(ok.error().message);
             failures.push_back(ok.error().code);
-            continue;
+            results.push_back(failed_result(e.domain, ok.error()));
+        } else {
+            results.push_back({{"domain", e.domain}, {"ok", true}, {"entry", entry::to_json(e)}});
+            if (!g.json)
+                std::cout << "created " << e.domain << " (" << entry::to_string(e.protection) << ")"
+                          << std::endl;
         }
-        created.push_back(e);
-        if (!g.json)
-            std::cout << "created " << e.domain << " (" << entry::to_string(e.protection) << ")\n";
+        progress.step(i + 1, e.domain);
     }
+    progress.clear();
     for (const auto& n : notes)
         print_note(g, n);
     if (g.json)
-        std::cout << json_array(created).dump(2) << '\n';
+        std::cout << results.dump(2) << '\n';
     if (entries.size() > 1 && !failures.empty()) {
         print_error(fmt::format("{} of {} entries not created", failures.size(), entries.size()));
     }
@@ -336,8 +374,10 @@ int run_update(const Globals& g, const std::string& domain_arg, const EntryOptio
     auto domain = entry::normalize_domain(domain_arg);
     if (!domain)
         return report(domain.error());
-    auto store = open_store(g);
-    say_store(g, *store);
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
     std::vector<std::string> notes;
     auto e = store->update(*domain, [&](MailProxy& entry) -> Expected<void> {
         notes.clear();
@@ -360,22 +400,31 @@ int run_delete(const Globals& g, const DomainArgs& d) {
     auto domains = collect_domains(d.domains, d.from);
     if (!domains)
         return report(domains.error());
-    auto store = open_store(g);
-    say_store(g, *store);
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
     std::vector<ErrorCode> failures;
-    auto done = nlohmann::ordered_json::array();
-    for (const auto& domain : *domains) {
-        if (auto ok = store->remove(domain); !ok) {
+    auto results = nlohmann::ordered_json::array();
+    Progress progress(domains->size(), g.quiet);
+    for (std::size_t i = 0; i < domains->size(); ++i) {
+        const auto& domain = (*domains)[i];
+        auto ok = store->remove(domain);
+        progress.clear();
+        if (!ok) {
             print_error(ok.error().message);
             failures.push_back(ok.error().code);
-            continue;
+            results.push_back(failed_result(domain, ok.error()));
+        } else {
+            results.push_back({{"domain", domain}, {"ok", true}});
+            if (!g.json)
+                std::cout << "deleted " << domain << std::endl;
         }
-        done.push_back(domain);
-        if (!g.json)
-            std::cout << "deleted " << domain << '\n';
+        progress.step(i + 1, domain);
     }
+    progress.clear();
     if (g.json)
-        std::cout << nlohmann::ordered_json{{"deleted", done}}.dump(2) << '\n';
+        std::cout << results.dump(2) << '\n';
     if (domains->size() > 1 && !failures.empty()) {
         print_error(fmt::format("{} of {} entries not deleted", failures.size(), domains->size()));
     }
@@ -386,8 +435,10 @@ int run_info(const Globals& g, const std::string& domain_arg) {
     auto domain = entry::normalize_domain(domain_arg);
     if (!domain)
         return report(domain.error());
-    auto store = open_store(g);
-    say_store(g, *store);
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
     auto e = store->info(*domain);
     if (!e)
         return report(e.error());
@@ -401,7 +452,8 @@ int run_info(const Globals& g, const std::string& domain_arg) {
 
 /// Lists (and exports): unreadable files are named on stderr and make the exit code 1, but never hide
 /// the readable entries.
-int run_list(const Globals& g, const std::vector<std::string>& filter_args, bool as_json) {
+int run_list(const Globals& g, const std::vector<std::string>& filter_args, bool as_json,
+             store::Detail detail) {
     std::vector<store::Filter> filters;
     for (const auto& f : filter_args) {
         auto parsed = store::parse_filter(f);
@@ -411,13 +463,20 @@ int run_list(const Globals& g, const std::vector<std::string>& filter_args, bool
         }
         filters.push_back(*parsed);
     }
-    auto store = open_store(g);
-    say_store(g, *store);
-    auto result = store->list(filters);
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
+    auto result = store->list(filters, detail);
     if (!result)
         return report(result.error());
-    if (as_json) {
+    if (as_json && detail == store::Detail::full) {
         std::cout << json_array(result->entries).dump(2) << '\n';
+    } else if (as_json) {
+        auto arr = nlohmann::ordered_json::array();
+        for (const auto& e : result->entries)
+            arr.push_back(summary_json(e));
+        std::cout << arr.dump(2) << '\n';
     } else if (result->entries.empty()) {
         print_note(g, "no entries");
     } else {
@@ -480,8 +539,10 @@ int run_import(const Globals& g, const std::string& file, bool replace) {
         print_error("nothing was imported");
         return k_exit_invalid;
     }
-    auto store = open_store(g);
-    say_store(g, *store);
+    auto opened = open_store(g);
+    if (!opened)
+        return report(opened.error());
+    auto& store = *opened;
     if (auto ok = store->import(entries, replace); !ok)
         return report(ok.error());
     if (g.json) {
@@ -539,12 +600,13 @@ void register_entry(Cli& cli) {
                         "Only entries where KEY matches PATTERN ('*' wildcard; keys domain, target, admin, "
                         "protection, greylisting); repeatable, all must match")
             ->type_name("KEY=PATTERN");
-        cmd->callback(
-            [&cli, &g, filters] { cli.run = [&g, filters] { return run_list(g, *filters, g.json); }; });
+        cmd->callback([&cli, &g, filters] {
+            cli.run = [&g, filters] { return run_list(g, *filters, g.json, store::Detail::summary); };
+        });
     }
     {
         auto* cmd = entry_cmd->add_subcommand("export", "Print every entry as a JSON array");
-        cmd->callback([&cli, &g] { cli.run = [&g] { return run_list(g, {}, true); }; });
+        cmd->callback([&cli, &g] { cli.run = [&g] { return run_list(g, {}, true, store::Detail::full); }; });
     }
     {
         auto* cmd = entry_cmd->add_subcommand("import", "Store the entries of a JSON array: all or nothing");

@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
             std::cerr << "Run with --help for more information.\n";
             return k_exit_usage;
         }
+        cli->globals.config = cli->app.get_config_ptr()->as<std::string>();
+        if (auto ok = check_config_file(cli->globals); !ok) {
+            print_error(ok.error().message);
+            return exit_code_for(ok.error().code);
+        }
         if (!cli->run) {
             print_error("no command given");
             return k_exit_usage;

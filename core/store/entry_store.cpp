@@ -1,7 +1,10 @@
 #include "core/store/entry_store.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "core/entry/validate.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::store {
@@ -50,6 +53,39 @@ std::string describe_invalid(std::string_view source, const std::vector<entry::F
         msg += fmt::format("{}: {}", source, fe.to_string());
     }
     return msg;
+}
+
+Expected<void> check_valid(const entry::MailProxy& e) {
+    if (auto errors = entry::validate(e); !errors.empty()) {
+        return fail(ErrorCode::invalid, describe_invalid(e.domain.empty() ? "(entry)" : e.domain, errors));
+    }
+    return {};
+}
+
+Expected<void> check_all_valid(const std::vector<entry::MailProxy>& entries) {
+    std::string problems;
+    std::vector<std::string_view> seen;
+    for (const auto& e : entries) {
+        std::string problem;
+        if (auto ok = check_valid(e); !ok) {
+            problem = ok.error().message;
+        } else if (std::find(seen.begin(), seen.end(), e.domain) != seen.end()) {
+            problem = fmt::format("{}: appears more than once in the import", e.domain);
+        }
+        seen.push_back(e.domain);
+        if (!problem.empty())
+            problems += (problems.empty() ? "" : "\n") + problem;
+    }
+    if (!problems.empty())
+        return fail(ErrorCode::invalid, problems);
+    return {};
+}
+
+Expected<void> check_domain(std::string_view domain) {
+    if (auto p = entry::domain_problem(domain); !p.empty()) {
+        return fail(ErrorCode::invalid, fmt::format("domain ({}) {}", domain, p));
+    }
+    return {};
 }
 
 }  // namespace mailproxy::store

@@ -33,6 +33,9 @@ struct Problem {
     std::string message;
 };
 
+/// How much of each entry list() must return.
+enum class Detail { summary, full };
+
 struct ListResult {
     std::vector<entry::MailProxy> entries;  ///< sorted by domain
     std::vector<Problem> problems;
@@ -60,15 +63,28 @@ class EntryStore {
     /// Reads one entry; ErrorCode::not_found when absent, ErrorCode::corrupt when unreadable.
     virtual Expected<entry::MailProxy> info(std::string_view domain) = 0;
 
-    /// Every entry matching the filters; unreadable ones are listed as problems, not hidden.
-    virtual Expected<ListResult> list(const std::vector<Filter>& filters) = 0;
+    /// Every entry matching the filters; unreadable ones are listed as problems, not hidden. With
+    /// Detail::summary only domain, target, admin, protection and greylisting are sure to be filled
+    /// (a remote store lists no more); Detail::full reads every member.
+    virtual Expected<ListResult> list(const std::vector<Filter>& filters, Detail detail) = 0;
 
-    /// Stores all entries at once or none of them (each must be valid). Existing domains are replaced
-    /// only when `replace` is set, else the whole import fails with ErrorCode::exists naming them.
+    /// Stores the entries, each of which must be valid; all are validated before anything is written.
+    /// Existing domains are replaced only when `replace` is set. The local store writes all or none
+    /// (an existing domain without `replace` fails the whole import with ErrorCode::exists); a remote
+    /// store sends one request per entry, goes on past failures and fails naming every one.
     virtual Expected<void> import(const std::vector<entry::MailProxy>& entries, bool replace) = 0;
 };
 
 /// The message for an entry that failed validate(): "<domain>: <field error>" lines.
 std::string describe_invalid(std::string_view source, const std::vector<entry::FieldError>& errors);
+
+/// validate() as an Expected: ErrorCode::invalid with describe_invalid()'s message.
+Expected<void> check_valid(const entry::MailProxy& e);
+
+/// check_valid() on every entry, and no domain twice: ErrorCode::invalid naming every problem.
+Expected<void> check_all_valid(const std::vector<entry::MailProxy>& entries);
+
+/// ErrorCode::invalid unless `domain` is a canonical domain name (so it is safe in a path or URL).
+Expected<void> check_domain(std::string_view domain);
 
 }  // namespace mailproxy::store

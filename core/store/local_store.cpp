@@ -156,20 +156,6 @@ Expected<void> write_atomically(const fs::path& file, std::string_view content) 
     return fsync_dir(file.parent_path());
 }
 
-Expected<void> check_domain(std::string_view domain) {
-    if (auto p = entry::domain_problem(domain); !p.empty()) {
-        return fail(ErrorCode::invalid, fmt::format("domain ({}) {}", domain, p));
-    }
-    return {};
-}
-
-Expected<void> check_valid(const entry::MailProxy& e) {
-    if (auto errors = entry::validate(e); !errors.empty()) {
-        return fail(ErrorCode::invalid, describe_invalid(e.domain.empty() ? "(entry)" : e.domain, errors));
-    }
-    return {};
-}
-
 }  // namespace
 
 fs::path default_store_dir() {
@@ -300,7 +286,8 @@ Expected<entry::MailProxy> LocalStore::info(std::string_view domain) {
     return load(path_of(domain), domain);
 }
 
-Expected<ListResult> LocalStore::list(const std::vector<Filter>& filters) {
+Expected<ListResult> LocalStore::list(const std::vector<Filter>& filters,
+                                      Detail /*detail: files are whole*/) {
     ListResult result;
     std::error_code ec;
     if (!fs::exists(m_dir, ec))
@@ -339,22 +326,8 @@ Expected<ListResult> LocalStore::list(const std::vector<Filter>& filters) {
 }
 
 Expected<void> LocalStore::import(const std::vector<entry::MailProxy>& entries, bool replace) {
-    std::string invalid;
-    for (const auto& e : entries) {
-        if (auto ok = check_valid(e); !ok)
-            invalid += (invalid.empty() ? "" : "\n") + ok.error().message;
-    }
-    if (!invalid.empty())
-        return fail(ErrorCode::invalid, invalid);
-    std::vector<std::string> seen;
-    for (const auto& e : entries) {
-        if (std::find(seen.begin(), seen.end(), e.domain) != seen.end()) {
-            return fail(ErrorCode::invalid,
-                        fmt::format("{}: appears more than once in the import", e.domain));
-        }
-        seen.push_back(e.domain);
-    }
-
+    if (auto ok = check_all_valid(entries); !ok)
+        return ok;
     auto lock = StoreLock::acquire(m_dir);
     if (!lock)
         return tl::make_unexpected(lock.error());

@@ -25,7 +25,7 @@ class LocalStore final : public EntryStore {
     Expected<entry::MailProxy> update(std::string_view domain, const UpdateFn& change) override;
     Expected<void> remove(std::string_view domain) override;
     Expected<entry::MailProxy> info(std::string_view domain) override;
-    Expected<ListResult> list(const std::vector<Filter>& filters) override;
+    Expected<ListResult> list(const std::vector<Filter>& filters, Detail detail) override;
     Expected<void> import(const std::vector<entry::MailProxy>& entries, bool replace) override;
 
   private:

@@ -96,4 +96,39 @@ std::string format_number(double v) {
     return std::string(buf, ptr);
 }
 
+std::string base64(std::string_view data) {
+    static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 2 < data.size(); i += 3) {
+        const auto n = (static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16) |
+                       (static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8) |
+                       static_cast<unsigned>(static_cast<unsigned char>(data[i + 2]));
+        out += k_alphabet[(n >> 18) & 63];
+        out += k_alphabet[(n >> 12) & 63];
+        out += k_alphabet[(n >> 6) & 63];
+        out += k_alphabet[n & 63];
+    }
+    if (i < data.size()) {
+        auto n = static_cast<unsigned>(static_cast<unsigned char>(data[i])) << 16;
+        if (i + 1 < data.size())
+            n |= static_cast<unsigned>(static_cast<unsigned char>(data[i + 1])) << 8;
+        out += k_alphabet[(n >> 18) & 63];
+        out += k_alphabet[(n >> 12) & 63];
+        out += i + 1 < data.size() ? k_alphabet[(n >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::string replace_all(std::string text, std::string_view needle, std::string_view with) {
+    if (needle.empty())
+        return text;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + with.size())) {
+        text.replace(pos, needle.size(), with);
+    }
+    return text;
+}
+
 }  // namespace mailproxy::util

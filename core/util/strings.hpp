@@ -32,4 +32,10 @@ std::optional<long long> parse_integer(std::string_view s);
 /// Shortest text for a score that reads back to the same double: 6.5, -999, 0.1.
 std::string format_number(double v);
 
+/// Standard base64 (RFC 4648, with padding).
+std::string base64(std::string_view data);
+
+/// Replaces every occurrence of `needle` in `text` (no-op for an empty needle).
+std::string replace_all(std::string text, std::string_view needle, std::string_view with);
+
 }  // namespace mailproxy::util

@@ -27,7 +27,9 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 class BashCompletion(MailproxyTest):
     def test_subcommands(self):
-        self.assertEqual(bash_complete(["mailproxy", ""]), ["entry", "level", "completion"])
+        self.assertEqual(bash_complete(["mailproxy", ""]), ["entry", "level", "autodns", "completion"])
+        self.assertEqual(bash_complete(["mailproxy", "--backend", ""]), ["local", "autodns"])
+        self.assertEqual(bash_complete(["mailproxy", "autodns", ""]), ["ping"])
         self.assertEqual(bash_complete(["mailproxy", "en"]), ["entry"])
         self.assertEqual(sorted(bash_complete(["mailproxy", "entry", ""])),
                          ["create", "delete", "export", "import", "info", "list", "update"])

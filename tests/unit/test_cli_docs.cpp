@@ -9,6 +9,7 @@
 
 #include "cli/app.hpp"
 #include "cli/completion.hpp"
+#include "core/autodns/settings.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using namespace mailproxy;
@@ -151,26 +152,31 @@ TEST_SUITE("cli.docs") {
         CHECK(page.find(".Sh FILES") != std::string::npos);
     }
 
-    TEST_CASE("mailproxy.conf(5) documents every global key and a section for every command") {
+    TEST_CASE("mailproxy.conf(5) documents every global key, every [autodns] key and a section per command") {
         const auto t = tree();
         const auto page = test::read_file(test::source_dir() / "man/mailproxy.conf.5");
+        const auto sections = subsections(page);
         static const std::regex key(R"(^\.It Cm ([a-z][a-z0-9-]*)$)");
-        std::set<std::string> keys;
-        std::istringstream in(page);
-        for (std::string line; std::getline(in, line);) {
-            std::smatch m;
-            if (std::regex_match(line, m, key))
-                keys.insert(m[1]);
-        }
+        const auto keys_in = [&](const std::string& heading) {
+            std::set<std::string> keys;
+            REQUIRE_MESSAGE(sections.count(heading) == 1, "no '.Ss " << heading << "'");
+            for (const auto& line : sections.at(heading)) {
+                std::smatch m;
+                if (std::regex_match(line, m, key))
+                    keys.insert(m[1]);
+            }
+            return keys;
+        };
+        std::set<std::string> globals;
         for (const auto& opt : Tree::long_options(t.at(""))) {
-            if (opt == "help" || opt == "version" || opt == "config")
-                continue;
-            CHECK_MESSAGE(keys.count(opt) == 1, "global key " << opt << " is not documented");
+            if (opt != "help" && opt != "version" && opt != "config")
+                globals.insert(opt);
         }
-        for (const auto& k : keys) {
-            CHECK_MESSAGE(Tree::long_options(t.at("")).count(k) == 1,
-                          "key " << k << " is not a global option");
-        }
+        CHECK(keys_in("Global keys") == globals);
+        std::set<std::string> autodns_keys;
+        for (auto k : autodns::k_settings_keys)
+            autodns_keys.emplace(k);
+        CHECK(keys_in("The [autodns] section") == autodns_keys);
         for (const auto& leaf : t.leaves()) {
             std::string section = "[" + leaf + "]";
             std::replace(section.begin(), section.end(), ' ', '.');
@@ -183,7 +189,7 @@ TEST_SUITE("cli.docs") {
         const auto t = tree();
         CHECK(t.leaves() == std::set<std::string>{"entry create", "entry update", "entry delete",
                                                   "entry info", "entry list", "entry export", "entry import",
-                                                  "level show", "completion"});
+                                                  "level show", "autodns ping", "completion"});
         const auto update = Tree::long_options(t.at("entry update"));
         for (const char* o :
              {"add-whitelist", "remove-whitelist", "add-blacklist", "remove-blacklist", "add-exclude",

@@ -128,7 +128,7 @@ TEST_SUITE("store.local") {
         test::write_file(tmp.path() / "package.json", "{}");
         test::write_file(tmp.path() / "README", "not an entry");
         test::write_file(tmp.path() / ".a.com.json.tmp.abc123", "half");
-        auto r = s.list({});
+        auto r = s.list({}, Detail::full);
         REQUIRE(r.has_value());
         REQUIRE(r->entries.size() == 2);
         CHECK(r->entries[0].domain == "a.com");
@@ -153,7 +153,7 @@ TEST_SUITE("store.local") {
         REQUIRE(s.create(high).has_value());
         const auto domains = [&](std::vector<Filter> f) {
             std::vector<std::string> out;
-            const auto r = s.list(f);
+            const auto r = s.list(f, Detail::summary);
             for (const auto& e : r->entries)
                 out.push_back(e.domain);
             return out;
@@ -172,10 +172,10 @@ TEST_SUITE("store.local") {
     TEST_CASE("a store that does not exist yet lists empty; a file in its place is an error") {
         test::TempDir tmp;
         LocalStore missing(tmp.path() / "nope");
-        CHECK(missing.list({})->entries.empty());
+        CHECK(missing.list({}, Detail::full)->entries.empty());
         test::write_file(tmp.path() / "file", "x");
         LocalStore file(tmp.path() / "file");
-        CHECK(file.list({}).error().message ==
+        CHECK(file.list({}, Detail::full).error().message ==
               "entry store " + (tmp.path() / "file").string() + " is not a directory");
         auto r = file.create(make("example.com"));
         REQUIRE_FALSE(r.has_value());

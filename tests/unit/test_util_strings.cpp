@@ -46,4 +46,21 @@ TEST_SUITE("util.strings") {
         CHECK(trim("  x \r\n") == "x");
         CHECK(to_lower("ExAmple.COM") == "example.com");
     }
+
+    TEST_CASE("base64 follows RFC 4648 test vectors") {
+        CHECK(base64("") == "");
+        CHECK(base64("f") == "Zg==");
+        CHECK(base64("fo") == "Zm8=");
+        CHECK(base64("foo") == "Zm9v");
+        CHECK(base64("foob") == "Zm9vYg==");
+        CHECK(base64("fooba") == "Zm9vYmE=");
+        CHECK(base64("foobar") == "Zm9vYmFy");
+        CHECK(base64(std::string_view("user:\xff\x00", 7)) == "dXNlcjr/AA==");
+    }
+
+    TEST_CASE("replace_all replaces every occurrence, also overlapping replacements") {
+        CHECK(replace_all("a secret and a secret", "secret", "***") == "a *** and a ***");
+        CHECK(replace_all("aaaa", "a", "aa") == "aaaaaaaa");
+        CHECK(replace_all("text", "", "x") == "text");
+    }
 }

@@ -1,0 +1,121 @@
+#include "core/store/autodns_store.hpp"
+
+#include <fmt/format.h>
+
+#include "core/util/strings.hpp"
+
+namespace mailproxy::store {
+
+using ojson = nlohmann::ordered_json;
+
+ojson to_query_filters(const std::vector<Filter>& filters) {
+    auto out = ojson::array();
+    for (const auto& f : filters) {
+        const bool upper = f.key == "protection" || f.key == "greylisting";
+        out.push_back({{"key", f.key},
+                       {"operator", f.pattern.find('*') == std::string::npos ? "EQUAL" : "LIKE"},
+                       {"value", upper ? util::to_upper(f.pattern) : f.pattern}});
+    }
+    return out;
+}
+
+AutoDnsStore::AutoDnsStore(std::unique_ptr<autodns::Client> client) : m_client(std::move(client)) {}
+
+Expected<void> AutoDnsStore::create(const entry::MailProxy& e) {
+    if (auto ok = check_valid(e); !ok)
+        return ok;
+    return m_client->create(e);
+}
+
+Expected<entry::MailProxy> AutoDnsStore::update(std::string_view domain, const UpdateFn& change) {
+    if (auto ok = check_domain(domain); !ok)
+        return tl::make_unexpected(ok.error());
+    auto before = m_client->info(domain);
+    if (!before)
+        return before;
+    auto after = *before;
+    if (auto ok = change(after); !ok)
+        return tl::make_unexpected(ok.error());
+    if (after.domain != domain) {
+        return fail(ErrorCode::invalid, fmt::format("{}: the domain of an entry cannot be changed", domain));
+    }
+    if (auto ok = check_valid(after); !ok)
+        return tl::make_unexpected(ok.error());
+    bool merge = false;
+    const auto body = autodns::update_body(*before, after, merge);
+    if (auto ok = m_client->update(domain, body, merge); !ok)
+        return tl::make_unexpected(ok.error());
+    return after;
+}
+
+Expected<void> AutoDnsStore::remove(std::string_view domain) {
+    if (auto ok = check_domain(domain); !ok)
+        return ok;
+    return m_client->remove(domain);
+}
+
+Expected<entry::MailProxy> AutoDnsStore::info(std::string_view domain) {
+    if (auto ok = check_domain(domain); !ok)
+        return tl::make_unexpected(ok.error());
+    return m_client->info(domain);
+}
+
+Expected<ListResult> AutoDnsStore::list(const std::vector<Filter>& filters, Detail detail) {
+    auto found = m_client->search(to_query_filters(filters), {"greylisting"});
+    if (!found)
+        return tl::make_unexpected(found.error());
+    ListResult result;
+    for (const auto& item : *found) {
+        const auto domain = item.contains("domain") && item["domain"].is_string()
+                                ? item["domain"].get<std::string>()
+                                : std::string("(no domain)");
+        if (detail == Detail::full) {
+            auto e = m_client->info(domain);
+            if (!e) {
+                result.problems.push_back({domain, e.error().message});
+            } else {
+                result.entries.push_back(std::move(*e));
+            }
+            continue;
+        }
+        auto e = entry::from_json(item);
+        if (!e) {
+            result.problems.push_back({domain, describe_invalid(domain, e.error())});
+            continue;
+        }
+        result.entries.push_back(std::move(*e));
+    }
+    return result;
+}
+
+Expected<void> AutoDnsStore::import(const std::vector<entry::MailProxy>& entries, bool replace) {
+    if (auto ok = check_all_valid(entries); !ok)
+        return ok;
+    std::string failures;
+    std::size_t failed = 0;
+    for (const auto& e : entries) {
+        // Whether the domain has an entry is asked, not guessed from an error code AutoDNS does not document.
+        auto existing = m_client->info(e.domain);
+        Expected<void> ok;
+        if (existing) {
+            ok = replace ? m_client->update(e.domain, autodns::request_body(e), false)
+                         : fail(ErrorCode::exists,
+                                fmt::format("{}: an entry exists already (use --replace)", e.domain));
+        } else if (existing.error().code == ErrorCode::not_found) {
+            ok = m_client->create(e);
+        } else {
+            ok = tl::make_unexpected(existing.error());
+        }
+        if (!ok) {
+            ++failed;
+            failures += "\n" + ok.error().message;
+        }
+    }
+    if (failed > 0) {
+        return fail(ErrorCode::failed, fmt::format("{} of {} entries not imported into AutoDNS:{}", failed,
+                                                   entries.size(), failures));
+    }
+    return {};
+}
+
+}  // namespace mailproxy::store
