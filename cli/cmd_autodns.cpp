@@ -22,13 +22,12 @@ int run_ping(const Globals& g) {
         return exit_code_for(r.error().code);
     }
     if (g.json) {
-        std::cout << nlohmann::ordered_json{{"url", s.url},
-                                            {"user", s.user},
-                                            {"context", s.context},
-                                            {"status", {{"code", r->status_code}, {"text", r->status_text}}},
-                                            {"stid", r->stid}}
-                         .dump(2)
-                  << '\n';
+        std::cout << json_text(
+            nlohmann::ordered_json{{"url", s.url},
+                                   {"user", s.user},
+                                   {"context", s.context},
+                                   {"status", {{"code", r->status_code}, {"text", r->status_text}}},
+                                   {"stid", r->stid}});
     } else {
         std::cout << fmt::format("AutoDNS at {} answered for user {} in context {}: {} {}\n", s.url, s.user,
                                  s.context, r->status_code, r->status_text);

@@ -240,16 +240,12 @@ Expected<std::vector<std::string>> collect_domains(const std::vector<std::string
     return out;
 }
 
-/// 0 when nothing failed; the common exit code when every failure had the same one; else 1.
-int combined_exit(const std::vector<ErrorCode>& failures) {
+/// 0 when nothing failed. One domain: the exit code of its failure. Several: 1 when any failed, so a
+/// script sees that the bulk operation did not fully succeed (the details are in the output).
+int combined_exit(const std::vector<ErrorCode>& failures, std::size_t total) {
     if (failures.empty())
         return k_exit_ok;
-    const int first = exit_code_for(failures.front());
-    for (auto c : failures) {
-        if (exit_code_for(c) != first)
-            return k_exit_failed;
-    }
-    return first;
+    return total == 1 ? exit_code_for(failures.front()) : k_exit_failed;
 }
 
 int report(const Error& e) {
@@ -359,11 +355,11 @@ int run_create(const Globals& g, const DomainArgs& d, const EntryOptions& o) {
     for (const auto& n : notes)
         print_note(g, n);
     if (g.json)
-        std::cout << results.dump(2) << '\n';
+        std::cout << json_text(results);
     if (entries.size() > 1 && !failures.empty()) {
         print_error(fmt::format("{} of {} entries not created", failures.size(), entries.size()));
     }
-    return combined_exit(failures);
+    return combined_exit(failures, entries.size());
 }
 
 int run_update(const Globals& g, const std::string& domain_arg, const EntryOptions& o) {
@@ -389,7 +385,7 @@ int run_update(const Globals& g, const std::string& domain_arg, const EntryOptio
     for (const auto& n : notes)
         print_note(g, n);
     if (g.json) {
-        std::cout << entry::dump(*e);
+        std::cout << json_text(entry::to_json(*e));
     } else {
         std::cout << "updated " << e->domain << " (" << entry::to_string(e->protection) << ")\n";
     }
@@ -424,11 +420,11 @@ int run_delete(const Globals& g, const DomainArgs& d) {
     }
     progress.clear();
     if (g.json)
-        std::cout << results.dump(2) << '\n';
+        std::cout << json_text(results);
     if (domains->size() > 1 && !failures.empty()) {
         print_error(fmt::format("{} of {} entries not deleted", failures.size(), domains->size()));
     }
-    return combined_exit(failures);
+    return combined_exit(failures, domains->size());
 }
 
 int run_info(const Globals& g, const std::string& domain_arg) {
@@ -443,7 +439,7 @@ int run_info(const Globals& g, const std::string& domain_arg) {
     if (!e)
         return report(e.error());
     if (g.json) {
-        std::cout << entry::dump(*e);
+        std::cout << json_text(entry::to_json(*e));
     } else {
         print_entry(std::cout, *e);
     }
@@ -471,12 +467,12 @@ int run_list(const Globals& g, const std::vector<std::string>& filter_args, bool
     if (!result)
         return report(result.error());
     if (as_json && detail == store::Detail::full) {
-        std::cout << json_array(result->entries).dump(2) << '\n';
+        std::cout << json_text(json_array(result->entries));
     } else if (as_json) {
         auto arr = nlohmann::ordered_json::array();
         for (const auto& e : result->entries)
             arr.push_back(summary_json(e));
-        std::cout << arr.dump(2) << '\n';
+        std::cout << json_text(arr);
     } else if (result->entries.empty()) {
         print_note(g, "no entries");
     } else {
@@ -549,7 +545,7 @@ int run_import(const Globals& g, const std::string& file, bool replace) {
         auto done = nlohmann::ordered_json::array();
         for (const auto& e : entries)
             done.push_back(e.domain);
-        std::cout << nlohmann::ordered_json{{"imported", done}}.dump(2) << '\n';
+        std::cout << json_text(nlohmann::ordered_json{{"imported", done}});
     } else {
         std::cout << "imported " << entries.size() << (entries.size() == 1 ? " entry\n" : " entries\n");
     }
@@ -609,7 +605,8 @@ void register_entry(Cli& cli) {
         cmd->callback([&cli, &g] { cli.run = [&g] { return run_list(g, {}, true, store::Detail::full); }; });
     }
     {
-        auto* cmd = entry_cmd->add_subcommand("import", "Store the entries of a JSON array: all or nothing");
+        auto* cmd = entry_cmd->add_subcommand(
+            "import", "Store the entries of a JSON array, all validated first (local store: all or nothing)");
         auto file = std::make_shared<std::string>();
         auto replace = std::make_shared<bool>(false);
         cmd->add_option("file", *file, "JSON file as 'entry export' writes it ('-' for stdin)")

@@ -28,7 +28,7 @@ int run_level_show(const Globals& g, const std::string& level) {
             }
             out[std::string(entry::to_string(p))] = j;
         }
-        std::cout << out.dump(2) << '\n';
+        std::cout << json_text(out);
         return k_exit_ok;
     }
 

@@ -97,6 +97,10 @@ void print_entry(std::ostream& out, const entry::MailProxy& e) {
         out << r[0] << std::string(width - r[0].size() + 2, ' ') << r[1] << '\n';
 }
 
+std::string json_text(const nlohmann::ordered_json& j) {
+    return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
 Expected<std::string> read_input(const std::string& file, std::size_t limit) {
     std::ifstream f;
     std::istream* in = &std::cin;

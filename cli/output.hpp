@@ -24,6 +24,10 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
 /// The entry as `field  value` lines, as `entry info` shows it.
 void print_entry(std::ostream& out, const entry::MailProxy& e);
 
+/// JSON for standard output: indented, a final newline; text that is not valid UTF-8 (a file name, say)
+/// is replaced rather than aborting the output.
+std::string json_text(const nlohmann::ordered_json& j);
+
 /// Reads all of FILE, or standard input for "-"; bounded to `limit` bytes.
 Expected<std::string> read_input(const std::string& file, std::size_t limit);
 

@@ -42,7 +42,7 @@ complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'delete' -d 'Delete t
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'info' -d 'Show one entry'
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'list' -d 'List entries as a table'
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'export' -d 'Print every entry as a JSON array'
-complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'import' -d 'Store the entries of a JSON array: all or nothing'
+complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -a 'import' -d 'Store the entries of a JSON array, all validated first (local store: all or nothing)'
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -s h -l help -d 'Print this help message and exit'
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -l version -d 'Display program version information and exit'
 complete -c mailproxy -n '__mailproxy_at '\''entry'\''' -l config -r -F -d 'Read options from FILE (TOML: key = value, [entry.create] sections)'

@@ -127,7 +127,7 @@ Expected<Envelope> Client::call(const std::string& method, const std::string& pa
             trace("! " + r.error().message);
             last = Error{ErrorCode::unavailable, r.error().message};
             if (unsure != nullptr)
-                *unsure = may_have_arrived(r.error().kind);
+                *unsure = *unsure || may_have_arrived(r.error().kind);
             const bool again = repeat == Repeat::safe && (r.error().kind == TransportFailure::timeout ||
                                                           r.error().kind == TransportFailure::dropped);
             if (!again)
@@ -139,7 +139,7 @@ Expected<Envelope> Client::call(const std::string& method, const std::string& pa
                 trace("< " + r->body.substr(0, k_trace_body));
             auto env = interpret(*r);
             if (unsure != nullptr)
-                *unsure = r->status >= 500;
+                *unsure = *unsure || r->status >= 500;
             const bool rate_limited = r->status == 429;
             const bool server_error = r->status >= 500 && repeat == Repeat::safe;
             if (!rate_limited && !server_error)
@@ -166,21 +166,29 @@ Expected<Envelope> Client::hello() {
 
 Expected<void> Client::create(const entry::MailProxy& e) {
     const auto body = request_body(e).dump();
+    bool placed_maybe = false;  // an earlier attempt may have placed the order
     for (int attempt = 0;; ++attempt) {
         bool unsure = false;
         auto r = call("POST", "/mailProxy", body, Repeat::never, &unsure);
         if (r)
             return {};
-        // Refused outright (4xx, or nothing was sent): the answer stands.
-        if (!unsure)
+        // Refused outright (4xx, or nothing was sent) with no unclear attempt before: the answer stands.
+        if (!unsure && !placed_maybe)
             return tl::make_unexpected(r.error());
-        // The order may have been placed: look before sending it again.
+        // The order may have been placed (now or by an earlier attempt): look before deciding.
         trace(fmt::format("create of {} got no clear answer ({}); asking whether it exists", e.domain,
                           r.error().message));
         auto check = info(e.domain);
         if (check) {
-            trace(fmt::format("{} exists: the create went through", e.domain));
-            return {};
+            if (check->target == e.target && check->admin == e.admin && check->protection == e.protection) {
+                trace(fmt::format("{} exists as ordered: the create went through", e.domain));
+                return {};
+            }
+            return fail(
+                ErrorCode::exists,
+                fmt::format("{}: AutoDNS holds an entry with other values (target {}, admin {}), so it "
+                            "was not made by this command ({})",
+                            e.domain, check->target, check->admin, r.error().message));
         }
         if (check.error().code != ErrorCode::not_found) {
             return fail(
@@ -189,6 +197,9 @@ Expected<void> Client::create(const entry::MailProxy& e) {
                             "whether it exists with 'mailproxy entry info {}'",
                             e.domain, r.error().message, check.error().message, e.domain));
         }
+        if (!unsure)
+            return tl::make_unexpected(r.error());  // refused, and nothing was placed
+        placed_maybe = true;
         if (attempt >= m_settings.retries) {
             return fail(r.error().code,
                         r.error().message + fmt::format(" (gave up after {} attempts)", attempt + 1));
@@ -213,6 +224,10 @@ Expected<entry::MailProxy> Client::info(std::string_view domain) {
         return fail(ErrorCode::not_found, fmt::format("{}: no such entry in AutoDNS (empty answer)", domain));
     }
     auto e = entry::from_json(r->data[0]);
+    if (e && e->domain != domain) {
+        return fail(ErrorCode::corrupt,
+                    fmt::format("{}: AutoDNS answered with the entry of another domain", domain));
+    }
     if (!e) {
         std::string msg = fmt::format("{}: AutoDNS returned an entry this version cannot read:", domain);
         for (const auto& fe : e.error())
@@ -231,8 +246,14 @@ Expected<void> Client::update(std::string_view domain, const ojson& body, bool m
 }
 
 Expected<void> Client::remove(std::string_view domain) {
-    auto r = call("DELETE", "/mailProxy/" + std::string(domain), "", Repeat::safe);
+    bool unsure = false;
+    auto r = call("DELETE", "/mailProxy/" + std::string(domain), "", Repeat::safe, &unsure);
     if (!r) {
+        if (r.error().code == ErrorCode::not_found && unsure) {
+            // an earlier attempt that got no clear answer did the deletion
+            trace(fmt::format("{} is gone after a repeated DELETE: the first one went through", domain));
+            return {};
+        }
         if (r.error().code == ErrorCode::not_found) {
             return fail(ErrorCode::not_found,
                         fmt::format("{}: no such entry in AutoDNS ({})", domain, r.error().message));

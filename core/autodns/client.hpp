@@ -76,8 +76,8 @@ class Client {
 
   private:
     enum class Repeat { safe, never };
-    /// One request with its retries. `unsure` (optional) tells, on failure, whether the server may have
-    /// acted on it (a time-out, a dropped connection or a 5xx answer).
+    /// One request with its retries. `unsure` (optional) is set when any attempt may have been acted on
+    /// by the server without a clear answer (a time-out, a dropped connection or a 5xx answer).
     Expected<Envelope> call(const std::string& method, const std::string& path, const std::string& body,
                             Repeat repeat, bool* unsure = nullptr);
     void trace(std::string_view line) const;

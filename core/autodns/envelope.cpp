@@ -10,16 +10,33 @@ using json = nlohmann::ordered_json;
 constexpr std::size_t k_max_messages = 20;
 constexpr std::size_t k_max_text = 300;
 
-// Server text goes into one terminal line: no control characters, bounded length.
+// Server text goes into one terminal line and into JSON output: no control characters, valid UTF-8
+// (a byte that does not start a complete sequence becomes '?'), bounded length, never cut mid-character.
 std::string clean(std::string_view s, std::size_t limit = k_max_text) {
     std::string out;
-    for (char c : s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
         if (out.size() >= limit) {
             out += "...";
             break;
         }
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+        const auto u = static_cast<unsigned char>(s[i]);
+        if (u < 0x80) {
+            out += (u < 0x20 || u == 0x7f) ? ' ' : static_cast<char>(u);
+            ++i;
+            continue;
+        }
+        const std::size_t len = u >= 0xf0 && u <= 0xf4 ? 4 : u >= 0xe0 ? 3 : u >= 0xc2 && u <= 0xdf ? 2 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (std::size_t k = 1; ok && k < len; ++k)
+            ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out += '?';
+            ++i;
+        }
     }
     return out;
 }

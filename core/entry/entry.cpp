@@ -126,7 +126,8 @@ class Reader {
             v = it->get<long long>();
         if (it->is_number_float()) {
             const double d = it->get<double>();
-            if (d == static_cast<double>(static_cast<long long>(d)))
+            if (d >= -2147483648.0 && d <= 2147483647.0 &&
+                d == static_cast<double>(static_cast<long long>(d)))
                 v = static_cast<long long>(d);
         }
         if (it->is_string())
@@ -250,7 +251,7 @@ namespace {
 
 ojson number_json(double v) {
     // Whole scores are written as integers (-999, not -999.0), as AutoDNS returns them.
-    if (v == static_cast<double>(static_cast<long long>(v)) && v > -1e15 && v < 1e15) {
+    if (v > -1e15 && v < 1e15 && v == static_cast<double>(static_cast<long long>(v))) {
         return static_cast<long long>(v);
     }
     return v;

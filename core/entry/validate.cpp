@@ -51,6 +51,11 @@ std::string hostname_problem(std::string_view h) {
             return "is not a valid host name (a label starts or ends with '-')";
         }
     }
+    if (const auto last = lower.substr(lower.rfind('.') + 1);
+        !last.empty() && last.find_first_not_of("0123456789") == std::string::npos) {
+        // resolvers read names like 127.1 or 2130706433 as addresses: that would get round the brackets rule
+        return "is not a host name (its last label is all digits); write an IP address in brackets";
+    }
     return {};
 }
 
@@ -164,8 +169,8 @@ std::string domain_problem(std::string_view d) {
             return "is not a valid domain name (a label starts or ends with '-')";
         }
     }
-    if (is_ip_literal(d))
-        return "is an IP address, not a domain name";
+    if (labels.back().find_first_not_of("0123456789") == std::string::npos)
+        return "is not a domain name (its last label is all digits)";
     return {};
 }
 

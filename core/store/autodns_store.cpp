@@ -21,8 +21,30 @@ ojson to_query_filters(const std::vector<Filter>& filters) {
 
 AutoDnsStore::AutoDnsStore(std::unique_ptr<autodns::Client> client) : m_client(std::move(client)) {}
 
+namespace {
+// AutoDNS takes a mail server, host[:port] or [IP][:port]; the schemes are this program's own extension
+// for `serve`, meaningless to the hosted MailProxy.
+Expected<void> check_autodns_target(const entry::MailProxy& e) {
+    if (e.target.find(':') != std::string::npos && e.target.find("://") != std::string::npos) {
+        return fail(ErrorCode::invalid,
+                    fmt::format("{}: target ({}) uses a scheme only 'mailproxy serve' knows; "
+                                "AutoDNS takes host[:port]",
+                                e.domain, e.target));
+    }
+    if (e.target.starts_with("maildir:") || e.target.starts_with("lmtp:")) {
+        return fail(ErrorCode::invalid,
+                    fmt::format("{}: target ({}) is a local delivery only 'mailproxy serve' "
+                                "knows; AutoDNS takes host[:port]",
+                                e.domain, e.target));
+    }
+    return {};
+}
+}  // namespace
+
 Expected<void> AutoDnsStore::create(const entry::MailProxy& e) {
     if (auto ok = check_valid(e); !ok)
+        return ok;
+    if (auto ok = check_autodns_target(e); !ok)
         return ok;
     return m_client->create(e);
 }
@@ -40,6 +62,8 @@ Expected<entry::MailProxy> AutoDnsStore::update(std::string_view domain, const U
         return fail(ErrorCode::invalid, fmt::format("{}: the domain of an entry cannot be changed", domain));
     }
     if (auto ok = check_valid(after); !ok)
+        return tl::make_unexpected(ok.error());
+    if (auto ok = check_autodns_target(after); !ok)
         return tl::make_unexpected(ok.error());
     bool merge = false;
     const auto body = autodns::update_body(*before, after, merge);
@@ -69,6 +93,12 @@ Expected<ListResult> AutoDnsStore::list(const std::vector<Filter>& filters, Deta
         const auto domain = item.contains("domain") && item["domain"].is_string()
                                 ? item["domain"].get<std::string>()
                                 : std::string("(no domain)");
+        if (auto ok = check_domain(domain); !ok) {
+            // a name from the server goes into a URL path only when it is a canonical domain
+            result.problems.push_back(
+                {"AutoDNS", "the search returned an entry whose " + ok.error().message});
+            continue;
+        }
         if (detail == Detail::full) {
             auto e = m_client->info(domain);
             if (!e) {
@@ -91,6 +121,27 @@ Expected<ListResult> AutoDnsStore::list(const std::vector<Filter>& filters, Deta
 Expected<void> AutoDnsStore::import(const std::vector<entry::MailProxy>& entries, bool replace) {
     if (auto ok = check_all_valid(entries); !ok)
         return ok;
+    for (const auto& e : entries) {
+        if (auto ok = check_autodns_target(e); !ok)
+            return ok;
+    }
+    if (!replace) {
+        // as for the local store: an existing domain refuses the whole import before anything is written
+        std::string existing;
+        for (const auto& e : entries) {
+            auto found = m_client->info(e.domain);
+            if (found) {
+                existing += (existing.empty() ? "" : ", ") + e.domain;
+            } else if (found.error().code != ErrorCode::not_found) {
+                return tl::make_unexpected(found.error());
+            }
+        }
+        if (!existing.empty()) {
+            return fail(ErrorCode::exists, fmt::format("entries exist already in AutoDNS for {}; nothing was "
+                                                       "imported (use --replace to overwrite them)",
+                                                       existing));
+        }
+    }
     std::string failures;
     std::size_t failed = 0;
     for (const auto& e : entries) {

@@ -102,6 +102,9 @@ def check_mailproxy(obj, task, create, merge):
             bad("EF00013", f"The field {k} must be a string.")
     if isinstance(obj.get("domain"), str) and not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", obj["domain"]):
         bad("EF00014", f"The domain {obj['domain']} is not valid.")
+    if isinstance(obj.get("target"), str) and obj["target"] and not re.fullmatch(
+            r"([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-fA-F:.]+\])(:\d{1,5})?", obj["target"].lower()):
+        bad("EF00026", f"The target {obj['target']} is not a mail server name.")
     if isinstance(obj.get("admin"), str) and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", obj["admin"]):
         bad("EF00015", f"The admin {obj['admin']} is not an e-mail address.")
     if "protection" in obj and obj["protection"] not in PROTECTIONS:

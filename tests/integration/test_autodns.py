@@ -276,6 +276,21 @@ class Faults(AutoDnsTest):
         self.assertEqual(self.routes(), ["POST /v1/mailProxy", "GET /v1/mailProxy/drop.example", "POST /v1/mailProxy"])
         self.assertEqual(list(self.emulator.objects()), ["drop.example"])
 
+    def test_delete_whose_answer_was_lost_is_not_reported_missing(self):
+        self.emulator.seed([entry("gone.example")])
+        self.emulator.fault("DELETE /v1/mailProxy/gone.example", "slow", delay=3)  # acted on, answer lost
+        r = self.mp("-v", "entry", "delete", "gone.example", expect=0)
+        self.assertEqual(r.out, "deleted gone.example\n")
+        self.assertIn("the first one went through", r.err)
+        self.assertEqual(self.routes(), ["DELETE /v1/mailProxy/gone.example"] * 2)
+
+    def test_unclear_create_of_a_domain_someone_else_holds_is_not_taken_as_ours(self):
+        self.emulator.seed([entry("taken.example", target="other.example.net")])
+        self.emulator.fault("POST /v1/mailProxy", "error500")
+        r = self.mp("entry", "create", "taken.example", "--target", "mx.example.net", "--admin",
+                    "admin@taken.example", expect=1)
+        self.assertIn("taken.example: AutoDNS holds an entry with other values (target other.example.net", r.err)
+
     def test_connection_refused(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -323,6 +338,25 @@ class Bulk(AutoDnsTest):
         times = [q["time"] for q in self.api_requests()]
         for a, b in zip(times, times[3:]):
             self.assertGreaterEqual(b - a, 1.0, "more than 3 requests within one second")
+
+    def test_bulk_delete_with_one_missing_domain_exits_1(self):
+        self.emulator.seed([entry("a.example"), entry("c.example")])
+        r = self.mp("entry", "delete", "a.example", "b.example", "c.example", "--json", expect=1)
+        self.assertEqual([(x["domain"], x["ok"]) for x in r.json()],
+                         [("a.example", True), ("b.example", False), ("c.example", True)])
+        self.assertEqual(r.json()[1]["error"], "not_found")
+        self.assertIn("1 of 3 entries not deleted", r.err)
+
+    def test_local_only_targets_and_existing_domains_refuse_an_import(self):
+        r = self.mp("entry", "create", "box.example", "--target", "maildir:/var/mail/box", "--admin",
+                    "a@box.example", expect=3)
+        self.assertIn("box.example: target (maildir:/var/mail/box) is a local delivery only 'mailproxy serve' knows",
+                      r.err)
+        self.emulator.seed([entry("b.example")])
+        payload = json.dumps([entry("a.example"), entry("b.example")])
+        r = self.mp("entry", "import", "-", stdin=payload, expect=1)
+        self.assertIn("entries exist already in AutoDNS for b.example; nothing was imported", r.err)
+        self.assertEqual(sorted(self.emulator.objects()), ["b.example"])
 
     def test_progress_bar_only_on_a_terminal(self):
         args = [BIN, "--config", self.config, "entry", "delete", "a.example", "b.example", "c.example"]
@@ -394,6 +428,18 @@ class Credentials(AutoDnsTest):
         r = self.mp("autodns", "ping", expect=2)
         self.assertIn(f"{self.pwfile} holds the AutoDNS password but others can read it (mode 0640); run: chmod 600",
                       r.err)
+
+    def test_password_from_the_environment_is_masked_too(self):
+        env = dict(self.env, MAILPROXY_AUTODNS_USER=USER, MAILPROXY_AUTODNS_PASSWORD=PASSWORD,
+                   MAILPROXY_AUTODNS_URL=self.emulator.url)
+        cfg = os.path.join(self.tmp, "ca-only.conf")
+        with open(cfg, "w") as f:
+            f.write(f'[autodns]\nca-file = "{self.emulator.cert}"\n')
+        self.emulator.fault("GET /v1/hello", "error500")
+        r = self.run_mp("--config", cfg, "-v", "autodns", "ping", env=env, expect=0)
+        self.assertIn("Basic ********", r.err)
+        self.assertIn("retry 1/3", r.err)
+        self.assert_no_secret(r.out, r.err)
 
     def test_password_never_in_output_or_command_line(self):
         self.emulator.seed([entry("x.example")])

@@ -87,6 +87,9 @@ TEST_SUITE("entry.validate") {
         CHECK(target_problem("maildir:") == "needs an absolute path");
         CHECK(target_problem("http://mx.example.net").find("unknown scheme") != std::string::npos);
         CHECK(target_problem("mx example.net").find("character ' '") != std::string::npos);
+        CHECK(target_problem("127.1") ==
+              "is not a host name (its last label is all digits); write an IP address in brackets");
+        CHECK(target_problem("2130706433:25").find("all digits") != std::string::npos);
         auto e = valid_entry();
         e.target = "192.0.2.1";
         CHECK(
