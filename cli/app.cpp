@@ -82,6 +82,7 @@ std::unique_ptr<Cli> make_cli() {
 
     register_entry(*cli);
     register_level(*cli);
+    register_zone(*cli);
     register_autodns(*cli);
     register_completion(*cli);
     return cli;

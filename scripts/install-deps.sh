@@ -7,7 +7,7 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config clang-format
   # libraries (DESIGN §7)
-  libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev
+  libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev libldns-dev
   # tests and their real peers
   doctest-dev python3 openssl util-linux bash zsh fish mandoc
 )

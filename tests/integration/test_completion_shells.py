@@ -27,7 +27,8 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 class BashCompletion(MailproxyTest):
     def test_subcommands(self):
-        self.assertEqual(bash_complete(["mailproxy", ""]), ["entry", "level", "autodns", "completion"])
+        self.assertEqual(bash_complete(["mailproxy", ""]), ["entry", "level", "zone", "autodns", "completion"])
+        self.assertEqual(bash_complete(["mailproxy", "zone", "lint", "--fail-on", "w"]), ["warning"])
         self.assertEqual(bash_complete(["mailproxy", "--backend", ""]), ["local", "autodns"])
         self.assertEqual(bash_complete(["mailproxy", "autodns", ""]), ["ping"])
         self.assertEqual(bash_complete(["mailproxy", "en"]), ["entry"])

@@ -92,10 +92,13 @@ TEST_SUITE("autodns.envelope") {
     TEST_CASE("server text stays valid UTF-8: bad bytes become '?', nothing is cut mid-character") {
         auto bad = interpret(answer(502, "caf\xc3\xa9 \xff\xfe broken \xe2\x82"));
         REQUIRE_FALSE(bad.has_value());
-        CHECK(bad.error().message == "AutoDNS answered HTTP 502 with a body that is not JSON: \"caf\xc3\xa9 ?? broken ??\"");
+        CHECK(bad.error().message ==
+              "AutoDNS answered HTTP 502 with a body that is not JSON: \"caf\xc3\xa9 ?? broken ??\"");
         std::string umlauts;
-        for (int i = 0; i < 400; ++i) umlauts += "\xc3\xbc";  // 800 bytes of u-umlaut
-        auto cut = interpret(answer(400, R"({"status":{"code":"E1","text":")" + umlauts + R"(","type":"ERROR"}})"));
+        for (int i = 0; i < 400; ++i)
+            umlauts += "\xc3\xbc";  // 800 bytes of u-umlaut
+        auto cut =
+            interpret(answer(400, R"({"status":{"code":"E1","text":")" + umlauts + R"(","type":"ERROR"}})"));
         REQUIRE_FALSE(cut.has_value());
         const auto& m = cut.error().message;
         const auto dots = m.find("...");
