@@ -20,7 +20,8 @@ constexpr std::string_view k_cname_hint =
     "the A record and drop the CNAME";
 
 std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -45,7 +46,8 @@ uint64_t owner_hash(const ldns_rdf* owner) {
 
 bool is_ip_literal(std::string_view token) {
     std::string s(token);
-    if (!s.empty() && s.back() == '.') s.pop_back();
+    if (!s.empty() && s.back() == '.')
+        s.pop_back();
     unsigned char buf[16];
     return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
@@ -55,37 +57,44 @@ std::string txt_data(const ldns_rr* rr) {
     for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
         const ldns_rdf* r = ldns_rr_rdf(rr, i);
         const auto* p = ldns_rdf_data(r);
-        if (ldns_rdf_size(r) > 0) out.append(reinterpret_cast<const char*>(p + 1), std::min<std::size_t>(p[0], ldns_rdf_size(r) - 1));
+        if (ldns_rdf_size(r) > 0)
+            out.append(reinterpret_cast<const char*>(p + 1),
+                       std::min<std::size_t>(p[0], ldns_rdf_size(r) - 1));
     }
     return out;
 }
 
 bool spf_uses_mx(std::string_view txt) {
     const auto l = lower(std::string(txt));
-    if (!l.starts_with("v=spf1")) return false;
+    if (!l.starts_with("v=spf1"))
+        return false;
     std::size_t i = 6;
     while (i < l.size()) {
-        while (i < l.size() && l[i] == ' ') ++i;
+        while (i < l.size() && l[i] == ' ')
+            ++i;
         auto end = l.find(' ', i);
-        if (end == std::string::npos) end = l.size();
+        if (end == std::string::npos)
+            end = l.size();
         auto term = std::string_view(l).substr(i, end - i);
-        if (!term.empty() && (term[0] == '+' || term[0] == '-' || term[0] == '~' || term[0] == '?')) term.remove_prefix(1);
-        if (term == "mx" || term.starts_with("mx:") || term.starts_with("mx/")) return true;
+        if (!term.empty() && (term[0] == '+' || term[0] == '-' || term[0] == '~' || term[0] == '?'))
+            term.remove_prefix(1);
+        if (term == "mx" || term.starts_with("mx:") || term.starts_with("mx/"))
+            return true;
         i = end;
     }
     return false;
 }
 
 struct Mx {
-    Position pos;       ///< the exchange token
+    Position pos;  ///< the exchange token
     int width = 1;
     std::string owner;  ///< absolute, lower-case
     uint64_t owner_hash = 0;
     bool apex = false;
     bool wildcard = false;
     unsigned pref = 0;
-    std::string exchange;  ///< absolute, lower-case
-    std::string token;     ///< as written
+    std::string exchange;       ///< absolute, lower-case
+    std::string token;          ///< as written
     bool text_flagged = false;  ///< already reported from the source text
 };
 
@@ -103,7 +112,7 @@ struct Collected {
     std::vector<std::pair<Position, std::string>> spf_mx;
     std::vector<Position> mta_sts;
     std::optional<std::pair<Position, uint32_t>> soa;
-    uint64_t content = 0;  // order-independent hash of every non-SOA record (for --against)
+    uint64_t content = 0;              // order-independent hash of every non-SOA record (for --against)
     unsigned apex_proxy_pref = 65536;  // best preference of the apex MX records to the proxy not kept in mx
     std::vector<uint64_t> proxy_mx_owners;  // owners of the MX records to the proxy not kept in mx
 };
@@ -133,18 +142,22 @@ ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, 
             // the reader settles the origin before the first record
             ready = true;
             origin.reset(ldns_dname_new_frm_str(v.zone_origin.c_str()));
-            if (!o.custom_host.empty()) custom.reset(ldns_dname_new_frm_str(o.custom_host.c_str()));
+            if (!o.custom_host.empty())
+                custom.reset(ldns_dname_new_frm_str(o.custom_host.c_str()));
             mta_sts.reset(ldns_dname_new_frm_str(("_mta-sts." + v.zone_origin).c_str()));
             proxy_in_zone = proxy && origin && ldns_dname_is_subdomain(proxy.get(), origin.get());
         }
         auto* rr = const_cast<ldns_rr*>(v.rr);
         const ldns_rdf* owner = ldns_rr_owner(rr);
         const auto type = ldns_rr_get_type(rr);
-        const bool apex = origin && ldns_dname_compare(owner, origin.get()) == 0;
+        // sizes first: most owners are not the apex, and the label-wise compare is the costlier test
+        const bool apex = origin && ldns_rdf_size(owner) == ldns_rdf_size(origin.get()) &&
+                          ldns_dname_compare(owner, origin.get()) == 0;
         if (hash_content && type != LDNS_RR_TYPE_SOA) {
             ldns_rr2canonical(rr);
             char* s = ldns_rr2str(rr);
-            if (s != nullptr) c.content += text_hash(s);
+            if (s != nullptr)
+                c.content += text_hash(s);
             LDNS_FREE(s);
         }
 
@@ -198,8 +211,8 @@ ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, 
     return result;
 }
 
-Finding make(const Position& pos, std::string_view rule, Severity sev, std::string message, std::string_view hint,
-             int width = 1) {
+Finding make(const Position& pos, std::string_view rule, Severity sev, std::string message,
+             std::string_view hint, int width = 1) {
     return Finding{pos, sev, std::string(rule), std::move(message), std::string(hint), width};
 }
 
@@ -211,15 +224,20 @@ bool serial_greater(uint32_t b, uint32_t a) {
 
 const std::vector<Rule>& rules() {
     static const std::vector<Rule> r{
-        {"syntax", Severity::error, "a record or directive that cannot be read", "correct it; the rest is still checked"},
-        {"file-unreadable", Severity::error, "a zone or $INCLUDE file cannot be read", "check the path and permissions"},
+        {"syntax", Severity::error, "a record or directive that cannot be read",
+         "correct it; the rest is still checked"},
+        {"file-unreadable", Severity::error, "a zone or $INCLUDE file cannot be read",
+         "check the path and permissions"},
         {"origin-unknown", Severity::error, "the zone's origin cannot be told", "pass --origin"},
-        {"origin-relative", Severity::error, "$ORIGIN with a relative name", "write the name with its trailing dot"},
+        {"origin-relative", Severity::error, "$ORIGIN with a relative name",
+         "write the name with its trailing dot"},
         {"include-depth", Severity::error, "$INCLUDE nested too deep", "look for an $INCLUDE loop"},
         {"soa-duplicate", Severity::error, "a second SOA record", "keep exactly one SOA"},
         {"mx-preference-range", Severity::error, "MX preference above 65535", "use 0 to 65535"},
-        {"mx-missing", Severity::error, "the apex has no MX record", "add: @ MX 10 mailproxy.domain-robot.org."},
-        {"mx-bypass", Severity::error, "an apex MX other than the MailProxy (also backups and the real server)",
+        {"mx-missing", Severity::error, "the apex has no MX record",
+         "add: @ MX 10 mailproxy.domain-robot.org."},
+        {"mx-bypass", Severity::error,
+         "an apex MX other than the MailProxy (also backups and the real server)",
          "remove it: senders may deliver there and skip the filter"},
         {"mx-wildcard-bypass", Severity::error, "a wildcard MX pointing elsewhere than the MailProxy",
          "point it at the MailProxy or remove it"},
@@ -230,10 +248,12 @@ const std::vector<Rule>& rules() {
         {"mx-target-ip", Severity::error, "an MX target that is an IP address", "MX targets are host names"},
         {"mx-target-cname", Severity::error, "an MX target that is a CNAME in the zone (RFC 2181 10.3)",
          "point the MX at the canonical name"},
-        {"cname-and-other-data", Severity::error, "a name with a CNAME and other data (RFC 1034 3.6.2)", k_cname_hint},
+        {"cname-and-other-data", Severity::error, "a name with a CNAME and other data (RFC 1034 3.6.2)",
+         k_cname_hint},
         {"custom-host-no-address", Severity::error, "the custom MailProxy host has no A/AAAA record",
          "add an A record with the proxy address"},
-        {"custom-host-wrong-address", Severity::error, "the custom MailProxy host has an address that is not a proxy address",
+        {"custom-host-wrong-address", Severity::error,
+         "the custom MailProxy host has an address that is not a proxy address",
          "use the proxy address (--proxy-address)"},
         {"null-mx-with-other-mx", Severity::error, "a null MX (RFC 7505) together with other MX records",
          "a null MX must be the only MX of its name"},
@@ -242,8 +262,8 @@ const std::vector<Rule>& rules() {
          "a: or ip4: instead"},
         {"mta-sts-present", Severity::warning, "an _mta-sts TXT record exists",
          "update the MTA-STS policy's mx: lines for the MailProxy host and change the TXT id"},
-        {"serial-not-increased", Severity::error, "the zone changed but its SOA serial did not increase (RFC 1982)",
-         "increase the serial"},
+        {"serial-not-increased", Severity::error,
+         "the zone changed but its SOA serial did not increase (RFC 1982)", "increase the serial"},
     };
     return r;
 }
@@ -260,7 +280,8 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
     auto& f = out.findings;
     const auto& R = [](std::string_view id) -> const Rule& {
         for (const auto& r : rules()) {
-            if (r.id == id) return r;
+            if (r.id == id)
+                return r;
         }
         throw std::logic_error("unknown rule");
     };
@@ -289,7 +310,8 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
     unsigned best_proxy_pref = c.apex_proxy_pref;
     bool apex_mx = c.apex_proxy_pref <= 65535;
     for (const auto& m : c.mx) {
-        if (m.apex && is_proxy(m.exchange)) best_proxy_pref = std::min(best_proxy_pref, m.pref);
+        if (m.apex && is_proxy(m.exchange))
+            best_proxy_pref = std::min(best_proxy_pref, m.pref);
         apex_mx = apex_mx || m.apex;
     }
     std::sort(c.proxy_mx_owners.begin(), c.proxy_mx_owners.end());
@@ -302,11 +324,13 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         const auto mx_text = fmt::format("MX {} {}", m.pref, m.token.empty() ? m.exchange : m.token);
         if (lower(m.token) == proxy_no_dot) {
             add(m.pos, "proxy-host-no-dot",
-                fmt::format("{} is written without the trailing dot, so it means {}", m.token, m.exchange), m.width);
+                fmt::format("{} is written without the trailing dot, so it means {}", m.token, m.exchange),
+                m.width);
             continue;
         }
         if (is_ip_literal(m.token)) {
-            add(m.pos, "mx-target-ip", fmt::format("{}: the target is an IP address, not a host name", mx_text), m.width);
+            add(m.pos, "mx-target-ip",
+                fmt::format("{}: the target is an IP address, not a host name", mx_text), m.width);
             continue;
         }
         if (m.exchange == ".") {
@@ -320,11 +344,13 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         ldns_rdf* ex = ldns_dname_new_frm_str(m.exchange.c_str());
         if (ex != nullptr) {
             if (std::binary_search(cname_owners.begin(), cname_owners.end(), owner_hash(ex))) {
-                add(m.pos, "mx-target-cname", fmt::format("{}: {} is a CNAME in this zone", mx_text, m.exchange), m.width);
+                add(m.pos, "mx-target-cname",
+                    fmt::format("{}: {} is a CNAME in this zone", mx_text, m.exchange), m.width);
             }
             ldns_rdf_deep_free(ex);
         }
-        if (is_proxy(m.exchange)) continue;
+        if (is_proxy(m.exchange))
+            continue;
         if (m.apex) {
             std::string why;
             if (!target.empty() && m.exchange == target) {
@@ -336,11 +362,12 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
             }
             add(m.pos, "mx-bypass", fmt::format("{} at the apex: {}", mx_text, why), m.width);
         } else if (m.wildcard) {
-            add(m.pos, "mx-wildcard-bypass", fmt::format("wildcard {} {}: mail for any name skips the MailProxy", m.owner, mx_text),
+            add(m.pos, "mx-wildcard-bypass",
+                fmt::format("wildcard {} {}: mail for any name skips the MailProxy", m.owner, mx_text),
                 m.width);
         } else {
-            add(m.pos, "mx-subdomain-bypass", fmt::format("{} {}: mail for {} skips the MailProxy", m.owner, mx_text, m.owner),
-                m.width);
+            add(m.pos, "mx-subdomain-bypass",
+                fmt::format("{} {}: mail for {} skips the MailProxy", m.owner, mx_text, m.owner), m.width);
         }
     }
     if (!apex_mx && read.origin_source != OriginSource::none) {
@@ -348,14 +375,16 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         add(at, "mx-missing", fmt::format("the apex {} has no MX record", read.origin));
     }
     if (!custom.empty()) {
-        const bool in_zone = custom.size() >= read.origin.size() &&
-                             (custom == read.origin || custom.ends_with("." + read.origin) || read.origin == ".");
+        const bool in_zone =
+            custom.size() >= read.origin.size() &&
+            (custom == read.origin || custom.ends_with("." + read.origin) || read.origin == ".");
         if (in_zone && c.custom_addresses.empty()) {
             add(c.soa ? c.soa->first : Position{path, 1, 1}, "custom-host-no-address",
                 fmt::format("the custom MailProxy host {} has no A or AAAA record in the zone", custom));
         }
         for (const auto& [pos, address] : c.custom_addresses) {
-            if (std::find(o.proxy_addresses.begin(), o.proxy_addresses.end(), address) == o.proxy_addresses.end()) {
+            if (std::find(o.proxy_addresses.begin(), o.proxy_addresses.end(), address) ==
+                o.proxy_addresses.end()) {
                 add(pos, "custom-host-wrong-address",
                     fmt::format("{} has the address {}, which is not a MailProxy address", custom, address));
             }
@@ -373,18 +402,25 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         oo.read.origin = read.origin;
         auto old_read = collect(o.against, oo, old, true);
         for (const auto& p : old_read.problems) {
-            if (p.rule == "file-unreadable" || p.rule == "syntax") f.push_back(p);
+            if (p.rule == "file-unreadable" || p.rule == "syntax")
+                f.push_back(p);
         }
         if (c.soa && old.soa && c.content != old.content && !serial_greater(c.soa->second, old.soa->second)) {
             add(c.soa->first, "serial-not-increased",
-                fmt::format("the zone changed since {} but the SOA serial {} is not greater than {}", o.against,
-                            c.soa->second, old.soa->second));
+                fmt::format("the zone changed since {} but the SOA serial {} is not greater than {}",
+                            o.against, c.soa->second, old.soa->second));
         }
     }
-    // file order within each file; files keep the order in which they were read
-    std::stable_sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) -> bool {
-        if (a.pos.file != b.pos.file) return false;
-        if (a.pos.line != b.pos.line) return a.pos.line < b.pos.line;
+    // by file (in the order they were first read), then line and column
+    std::map<std::string, std::size_t> rank;
+    for (const auto& x : f)
+        rank.emplace(x.pos.file, rank.size());
+    std::stable_sort(f.begin(), f.end(), [&](const Finding& a, const Finding& b) -> bool {
+        const auto ra = rank.at(a.pos.file), rb = rank.at(b.pos.file);
+        if (ra != rb)
+            return ra < rb;
+        if (a.pos.line != b.pos.line)
+            return a.pos.line < b.pos.line;
         return a.pos.col < b.pos.col;
     });
     return out;

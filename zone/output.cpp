@@ -12,30 +12,35 @@ namespace {
 
 /// Line `n` (1-based) of a file, without its line end; "" when it cannot be read.
 class LineCache {
-public:
+  public:
     std::string line(const std::string& file, int n) {
         auto it = m_files.find(file);
-        if (it == m_files.end()) it = m_files.emplace(file, load(file)).first;
+        if (it == m_files.end())
+            it = m_files.emplace(file, load(file)).first;
         const auto& lines = it->second;
-        return n >= 1 && static_cast<std::size_t>(n) <= lines.size() ? lines[static_cast<std::size_t>(n - 1)] : "";
+        return n >= 1 && static_cast<std::size_t>(n) <= lines.size() ? lines[static_cast<std::size_t>(n - 1)]
+                                                                     : "";
     }
 
-private:
+  private:
     static std::vector<std::string> load(const std::string& file) {
         std::vector<std::string> lines;
         std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
-        if (!f) return lines;
+        if (!f)
+            return lines;
         std::string cur;
         for (int c; (c = std::fgetc(f.get())) != EOF;) {
             if (c == '\n') {
-                if (!cur.empty() && cur.back() == '\r') cur.pop_back();
+                if (!cur.empty() && cur.back() == '\r')
+                    cur.pop_back();
                 lines.push_back(std::move(cur));
                 cur.clear();
             } else {
                 cur += static_cast<char>(c);
             }
         }
-        if (!cur.empty()) lines.push_back(std::move(cur));
+        if (!cur.empty())
+            lines.push_back(std::move(cur));
         return lines;
     }
     std::map<std::string, std::vector<std::string>> m_files;
@@ -44,10 +49,14 @@ private:
 std::string escape_data(std::string_view s) {
     std::string out;
     for (char c : s) {
-        if (c == '%') out += "%25";
-        else if (c == '\r') out += "%0D";
-        else if (c == '\n') out += "%0A";
-        else out += c;
+        if (c == '%')
+            out += "%25";
+        else if (c == '\r')
+            out += "%0D";
+        else if (c == '\n')
+            out += "%0A";
+        else
+            out += c;
     }
     return out;
 }
@@ -55,9 +64,12 @@ std::string escape_data(std::string_view s) {
 std::string escape_property(std::string_view s) {
     std::string out;
     for (char c : escape_data(s)) {
-        if (c == ':') out += "%3A";
-        else if (c == ',') out += "%2C";
-        else out += c;
+        if (c == ':')
+            out += "%3A";
+        else if (c == ',')
+            out += "%2C";
+        else
+            out += c;
     }
     return out;
 }
@@ -68,8 +80,8 @@ std::string format_text(const LintResult& r) {
     LineCache cache;
     std::string out;
     for (const auto& f : r.findings) {
-        out += fmt::format("{}:{}:{}: {}: {} [{}]\n", f.pos.file, f.pos.line, f.pos.col, to_string(f.severity), f.message,
-                           f.rule);
+        out += fmt::format("{}:{}:{}: {}: {} [{}]\n", f.pos.file, f.pos.line, f.pos.col,
+                           to_string(f.severity), f.message, f.rule);
         const auto src = cache.line(f.pos.file, f.pos.line);
         if (!src.empty() && f.pos.col >= 1) {
             std::string caret;
@@ -77,10 +89,12 @@ std::string format_text(const LintResult& r) {
                 caret += src[i] == '\t' ? '\t' : ' ';
             }
             caret += '^';
-            if (f.width > 1) caret += std::string(static_cast<std::size_t>(f.width - 1), '~');
+            if (f.width > 1)
+                caret += std::string(static_cast<std::size_t>(f.width - 1), '~');
             out += fmt::format("    {}\n    {}\n", src, caret);
         }
-        if (!f.hint.empty()) out += fmt::format("    hint: {}\n", f.hint);
+        if (!f.hint.empty())
+            out += fmt::format("    hint: {}\n", f.hint);
     }
     return out;
 }
@@ -108,16 +122,20 @@ std::string format_json(const std::vector<LintResult>& results) {
     json doc = {{"version", 1},
                 {"files", files},
                 {"findings", findings},
-                {"summary", {{"error", summary["error"]}, {"warning", summary["warning"]}, {"info", summary["info"]}}}};
+                {"summary",
+                 {{"error", summary["error"]}, {"warning", summary["warning"]}, {"info", summary["info"]}}}};
     return doc.dump(2) + "\n";
 }
 
 std::string format_github(const LintResult& r) {
     std::string out;
     for (const auto& f : r.findings) {
-        const char* level = f.severity == Severity::error ? "error" : f.severity == Severity::warning ? "warning" : "notice";
-        out += fmt::format("::{} file={},line={},col={},title={}::{}\n", level, escape_property(f.pos.file), f.pos.line,
-                           f.pos.col, escape_property(f.rule), escape_data(f.message + " (" + f.hint + ")"));
+        const char* level = f.severity == Severity::error     ? "error"
+                            : f.severity == Severity::warning ? "warning"
+                                                              : "notice";
+        out += fmt::format("::{} file={},line={},col={},title={}::{}\n", level, escape_property(f.pos.file),
+                           f.pos.line, f.pos.col, escape_property(f.rule),
+                           escape_data(f.message + " (" + f.hint + ")"));
     }
     return out;
 }
