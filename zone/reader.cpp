@@ -1,6 +1,5 @@
 #include "zone/reader.hpp"
 
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,11 +16,13 @@ namespace {
 namespace fs = std::filesystem;
 
 bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
+    if (a.size() != b.size())
+        return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         const auto x = static_cast<unsigned char>(a[i]);
         const auto y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) return false;
+        if (std::tolower(x) != std::tolower(y))
+            return false;
     }
     return true;
 }
@@ -61,7 +62,8 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                     ++i;
                     ++line;
                     line_start = i;
-                    if (depth == 0) done = true;
+                    if (depth == 0)
+                        done = true;
                     break;
                 case ' ':
                 case '\t':
@@ -69,7 +71,8 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                     ++i;
                     break;
                 case ';':
-                    while (i < n && text[i] != '\n') ++i;
+                    while (i < n && text[i] != '\n')
+                        ++i;
                     break;
                 case '(':
                     if (depth == 0) {
@@ -81,8 +84,12 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                     break;
                 case ')':
                     if (depth == 0) {
-                        rec.errors.push_back({{file, line, col}, Severity::error, "syntax", "')' without '('",
-                                              "remove it or add the '(' it closes", 1});
+                        rec.errors.push_back({{file, line, col},
+                                              Severity::error,
+                                              "syntax",
+                                              "')' without '('",
+                                              "remove it or add the '(' it closes",
+                                              1});
                     } else {
                         --depth;
                     }
@@ -104,8 +111,11 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                         ++i;
                     }
                     if (!closed) {
-                        rec.errors.push_back({{file, line, col}, Severity::error, "syntax",
-                                              "unterminated quoted string", "close the string with '\"' on the same line",
+                        rec.errors.push_back({{file, line, col},
+                                              Severity::error,
+                                              "syntax",
+                                              "unterminated quoted string",
+                                              "close the string with '\"' on the same line",
                                               static_cast<int>(i - start)});
                     }
                     rec.tokens.push_back({text.substr(start, i - start), line, col});
@@ -119,8 +129,8 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                             i += 2;
                             continue;
                         }
-                        if (d == ' ' || d == '\t' || d == '\r' || d == '\n' || d == ';' || d == '(' || d == ')' ||
-                            d == '"') {
+                        if (d == ' ' || d == '\t' || d == '\r' || d == '\n' || d == ';' || d == '(' ||
+                            d == ')' || d == '"') {
                             break;
                         }
                         ++i;
@@ -131,15 +141,21 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
             }
         }
         if (depth > 0) {
-            rec.errors.push_back({{file, open_line, open_col}, Severity::error, "syntax",
-                                  "'(' is never closed", "add the ')' that ends the record", 1});
+            rec.errors.push_back({{file, open_line, open_col},
+                                  Severity::error,
+                                  "syntax",
+                                  "'(' is never closed",
+                                  "add the ')' that ends the record",
+                                  1});
         }
         if (!rec.tokens.empty()) {
             rec.line = rec.tokens.front().line;
             rec.col = rec.starts_blank ? 1 : rec.tokens.front().col;
-            if (!emit(rec)) return;
+            if (!emit(rec))
+                return;
         } else if (!rec.errors.empty()) {
-            if (!emit(rec)) return;
+            if (!emit(rec))
+                return;
         }
     }
 }
@@ -164,7 +180,8 @@ void assign_absolute(std::string& out, std::string_view name, const std::string&
 }
 
 std::string absolute(std::string_view name, const std::string& origin) {
-    if (name == "@") return origin;
+    if (name == "@")
+        return origin;
     if (!name.empty() && name.back() == '.' && !(name.size() >= 2 && name[name.size() - 2] == '\\')) {
         return std::string(name);
     }
@@ -172,8 +189,9 @@ std::string absolute(std::string_view name, const std::string& origin) {
 }
 
 class Reader {
-public:
-    Reader(const ReadOptions& options, const std::function<void(const RecordView&)>& on_record, ReadResult& result)
+  public:
+    Reader(const ReadOptions& options, const std::function<void(const RecordView&)>& on_record,
+           ReadResult& result)
         : m_options(options), m_on_record(on_record), m_result(result) {}
 
     void set_origin(const std::string& origin) {
@@ -183,7 +201,8 @@ public:
 
     void read_file(const std::string& path, int depth, const Position* from) {
         std::string text;
-        if (!load(path, from, text)) return;
+        if (!load(path, from, text))
+            return;
         read_text(text, path, depth);
     }
 
@@ -218,14 +237,17 @@ public:
         return true;
     }
 
-private:
-    void problem(const Position& pos, std::string rule, std::string message, std::string hint, int width = 1) {
-        m_result.problems.push_back({pos, Severity::error, std::move(rule), std::move(message), std::move(hint), width});
+  private:
+    void problem(const Position& pos, std::string rule, std::string message, std::string hint,
+                 int width = 1) {
+        m_result.problems.push_back(
+            {pos, Severity::error, std::move(rule), std::move(message), std::move(hint), width});
     }
 
     void handle(const Logical& rec, const std::string& path, int depth) {
         if (!rec.errors.empty()) {
-            for (const auto& e : rec.errors) m_result.problems.push_back(e);
+            for (const auto& e : rec.errors)
+                m_result.problems.push_back(e);
             // the owner of a dropped record still counts for the records that inherit it
             if (!rec.starts_blank && !rec.tokens.empty() && rec.tokens[0].text.front() != '$') {
                 m_prev_owner = absolute(rec.tokens[0].text, m_origin);
@@ -233,9 +255,23 @@ private:
             return;
         }
         const auto& t = rec.tokens;
-        if (!rec.starts_blank && t[0].text.front() == '$') return directive(rec, path, depth);
+        // A record's data is at most 65535 octets; its text, with escapes, a few times that. An unclosed
+        // '(' could otherwise make the rest of the file one record.
+        std::size_t length = 0;
+        for (const auto& tok : t)
+            length += tok.text.size() + 1;
+        if (length > k_max_record_text) {
+            return problem(
+                {path, rec.line, rec.col}, "syntax",
+                fmt::format("record of {} bytes is too long (at most {})", length, k_max_record_text),
+                "look for an unclosed '(' or a missing line break");
+        }
+        if (!rec.starts_blank && t[0].text.front() == '$')
+            return directive(rec, path, depth);
         record(rec, path, t, !rec.starts_blank);
     }
+
+    static constexpr std::size_t k_max_record_text = 262144;
 
     void directive(const Logical& rec, const std::string& path, int depth) {
         const auto& t = rec.tokens;
@@ -248,25 +284,30 @@ private:
             auto origin = std::string(t[1].text);
             if (origin.back() != '.') {
                 problem({path, t[1].line, t[1].col}, "origin-relative",
-                        fmt::format("$ORIGIN {} is relative: it is appended to the current origin {}", origin, m_origin),
-                        fmt::format("write the name absolute, with the trailing dot: $ORIGIN {}", absolute(origin, m_origin)),
+                        fmt::format("$ORIGIN {} is relative: it is appended to the current origin {}", origin,
+                                    m_origin),
+                        fmt::format("write the name absolute, with the trailing dot: $ORIGIN {}",
+                                    absolute(origin, m_origin)),
                         static_cast<int>(origin.size()));
                 origin = absolute(origin, m_origin);
             }
             Rdf check(ldns_dname_new_frm_str(origin.c_str()));
             if (!check) {
-                return problem({path, t[1].line, t[1].col}, "syntax", fmt::format("$ORIGIN {} is not a domain name", origin),
+                return problem({path, t[1].line, t[1].col}, "syntax",
+                               fmt::format("$ORIGIN {} is not a domain name", origin),
                                "write a valid absolute name");
             }
             return set_origin(origin);
         }
         if (iequals(name, "$TTL")) {
-            if (t.size() != 2) return problem(pos, "syntax", "$TTL needs exactly one value", "write $TTL 3600");
+            if (t.size() != 2)
+                return problem(pos, "syntax", "$TTL needs exactly one value", "write $TTL 3600");
             const std::string value(t[1].text);
             const char* end = nullptr;
             const uint32_t ttl = ldns_str2period(value.c_str(), &end);
             if (end == nullptr || *end != '\0' || value.empty()) {
-                return problem({path, t[1].line, t[1].col}, "syntax", fmt::format("$TTL {} is not a TTL", value),
+                return problem({path, t[1].line, t[1].col}, "syntax",
+                               fmt::format("$TTL {} is not a TTL", value),
                                "write seconds or units such as 1h, 2d");
             }
             m_default_ttl = ttl;
@@ -282,48 +323,57 @@ private:
                                "look for an $INCLUDE loop");
             }
             std::string file(t[1].text);
-            if (file.size() >= 2 && file.front() == '"' && file.back() == '"') file = file.substr(1, file.size() - 2);
-            const fs::path target = fs::path(file).is_absolute() ? fs::path(file) : fs::path(path).parent_path() / file;
+            if (file.size() >= 2 && file.front() == '"' && file.back() == '"')
+                file = file.substr(1, file.size() - 2);
+            const fs::path target =
+                fs::path(file).is_absolute() ? fs::path(file) : fs::path(path).parent_path() / file;
             const auto saved_origin = m_origin;
             const auto saved_prev = m_prev_owner;
-            if (t.size() == 3) set_origin(absolute(t[2].text, m_origin));
+            if (t.size() == 3)
+                set_origin(absolute(t[2].text, m_origin));
             read_file(target.lexically_normal().string(), depth + 1, &pos);
             set_origin(saved_origin);  // RFC 1035 5.1: the origin of the including file is unchanged
             m_prev_owner = saved_prev;
             return;
         }
-        if (iequals(name, "$GENERATE")) return generate(rec, path);
-        problem(pos, "syntax", fmt::format("unknown directive {}", name), "use $ORIGIN, $TTL, $INCLUDE or $GENERATE",
-                static_cast<int>(name.size()));
+        if (iequals(name, "$GENERATE"))
+            return generate(rec, path);
+        problem(pos, "syntax", fmt::format("unknown directive {}", name),
+                "use $ORIGIN, $TTL, $INCLUDE or $GENERATE", static_cast<int>(name.size()));
     }
 
     /// BIND's $GENERATE range lhs [ttl] [class] type rhs, with ${offset,width,base} modifiers.
     void generate(const Logical& rec, const std::string& path) {
         const auto& t = rec.tokens;
         const Position pos{path, t[0].line, t[0].col};
-        if (t.size() < 4) return problem(pos, "syntax", "$GENERATE needs a range, an owner, a type and data",
-                                         "write $GENERATE 1-10 host$ A 192.0.2.$");
+        if (t.size() < 4)
+            return problem(pos, "syntax", "$GENERATE needs a range, an owner, a type and data",
+                           "write $GENERATE 1-10 host$ A 192.0.2.$");
         long start = 0, stop = 0, step = 1;
         const std::string range(t[1].text);
-        if (std::sscanf(range.c_str(), "%ld-%ld/%ld", &start, &stop, &step) < 2 || start < 0 || stop < start ||
-            step < 1) {
-            return problem({path, t[1].line, t[1].col}, "syntax", fmt::format("$GENERATE range {} is not start-stop[/step]", range),
+        if (std::sscanf(range.c_str(), "%ld-%ld/%ld", &start, &stop, &step) < 2 || start < 0 ||
+            stop < start || step < 1) {
+            return problem({path, t[1].line, t[1].col}, "syntax",
+                           fmt::format("$GENERATE range {} is not start-stop[/step]", range),
                            "write for example 1-100 or 0-254/2");
         }
         if (static_cast<std::size_t>((stop - start) / step + 1) > m_options.max_generate) {
-            return problem({path, t[1].line, t[1].col}, "syntax",
-                           fmt::format("$GENERATE range {} makes more than {} records", range, m_options.max_generate),
-                           "split the range");
+            return problem(
+                {path, t[1].line, t[1].col}, "syntax",
+                fmt::format("$GENERATE range {} makes more than {} records", range, m_options.max_generate),
+                "split the range");
         }
         for (long i = start; i <= stop; i += step) {
             std::string lhs, rhs;
             if (!substitute(t[2].text, i, lhs) || !substitute(t.back().text, i, rhs)) {
-                return problem(pos, "syntax", "$GENERATE has a bad ${offset,width,base} modifier",
-                               "write ${offset}, ${offset,width} or ${offset,width,base} with base d, o, x, X, n or N");
+                return problem(
+                    pos, "syntax", "$GENERATE has a bad ${offset,width,base} modifier",
+                    "write ${offset}, ${offset,width} or ${offset,width,base} with base d, o, x, X, n or N");
             }
             std::vector<Token> tokens;
             tokens.push_back({lhs, t[2].line, t[2].col});
-            for (std::size_t k = 3; k + 1 < t.size(); ++k) tokens.push_back(t[k]);
+            for (std::size_t k = 3; k + 1 < t.size(); ++k)
+                tokens.push_back(t[k]);
             tokens.push_back({rhs, t.back().line, t.back().col});
             record(rec, path, tokens, true);
         }
@@ -340,12 +390,14 @@ private:
                 ++i;
             } else if (c == '$' && i + 1 < in.size() && in[i + 1] == '{') {
                 const auto close = in.find('}', i);
-                if (close == std::string_view::npos) return false;
+                if (close == std::string_view::npos)
+                    return false;
                 long offset = 0;
                 int width = 0;
                 char base = 'd';
                 const std::string spec(in.substr(i + 2, close - i - 2));
-                if (std::sscanf(spec.c_str(), "%ld,%d,%c", &offset, &width, &base) < 1 || width < 0 || width > 64) {
+                if (std::sscanf(spec.c_str(), "%ld,%d,%c", &offset, &width, &base) < 1 || width < 0 ||
+                    width > 64) {
                     return false;
                 }
                 const long v = value + offset;
@@ -359,10 +411,12 @@ private:
                     out += fmt::format("{:0{}X}", v, width);
                 } else if (base == 'n' || base == 'N') {
                     // nibble labels, reversed, as for ip6.arpa
-                    auto hex = base == 'n' ? fmt::format("{:0{}x}", v, width) : fmt::format("{:0{}X}", v, width);
+                    auto hex =
+                        base == 'n' ? fmt::format("{:0{}x}", v, width) : fmt::format("{:0{}X}", v, width);
                     std::string nib;
                     for (auto it = hex.rbegin(); it != hex.rend(); ++it) {
-                        if (!nib.empty()) nib += '.';
+                        if (!nib.empty())
+                            nib += '.';
                         nib += *it;
                     }
                     out += nib;
@@ -379,14 +433,16 @@ private:
         return true;
     }
 
-    void record(const Logical& rec, const std::string& path, const std::vector<Token>& t, bool owner_written) {
+    void record(const Logical& rec, const std::string& path, const std::vector<Token>& t,
+                bool owner_written) {
         if (m_pos.file != path)
             m_pos.file = path;
         m_pos.line = rec.line;
         m_pos.col = rec.col;
         const Position& pos = m_pos;
         if (!owner_written && m_prev_owner.empty()) {
-            return problem(pos, "syntax", "the record has no owner name and there is no earlier one to repeat",
+            return problem(pos, "syntax",
+                           "the record has no owner name and there is no earlier one to repeat",
                            "write the owner name at the start of the line");
         }
         m_buffer.clear();
@@ -397,14 +453,17 @@ private:
             m_buffer += ' ';
         }
         for (std::size_t k = 0; k < t.size(); ++k) {
-            if (k > 0) m_buffer += ' ';
+            if (k > 0)
+                m_buffer += ' ';
             m_buffer += t[k].text;
         }
         ldns_rr* rr = nullptr;
-        const ldns_status s = ldns_rr_new_frm_str(&rr, m_buffer.c_str(), m_default_ttl, m_origin_rdf.get(), nullptr);
+        const ldns_status s =
+            ldns_rr_new_frm_str(&rr, m_buffer.c_str(), m_default_ttl, m_origin_rdf.get(), nullptr);
         if (s != LDNS_STATUS_OK || rr == nullptr) {
             const std::size_t first = owner_written && t.size() > 1 ? 1 : 0;
-            return problem(pos, "syntax", fmt::format("{}: {}", ldns_get_errorstr_by_id(s), excerpt(t, first)),
+            return problem(pos, "syntax",
+                           fmt::format("{}: {}", ldns_get_errorstr_by_id(s), excerpt(t, first)),
                            "correct the record; the other records are still checked",
                            static_cast<int>(t[0].text.size()));
         }
@@ -430,9 +489,10 @@ private:
             errno = 0;
             const auto v = std::strtoull(p.c_str(), &end, 10);
             if (end != nullptr && *end == '\0' && (v > 65535 || errno == ERANGE)) {
-                problem({path, pref.line, pref.col}, "mx-preference-range",
-                        fmt::format("MX preference {} is larger than 65535 (ldns reads it as {})", p, v & 0xffff),
-                        "use a preference from 0 to 65535", static_cast<int>(p.size()));
+                problem(
+                    {path, pref.line, pref.col}, "mx-preference-range",
+                    fmt::format("MX preference {} is larger than 65535 (ldns reads it as {})", p, v & 0xffff),
+                    "use a preference from 0 to 65535", static_cast<int>(p.size()));
             }
         }
         ++m_result.records;
@@ -442,10 +502,12 @@ private:
     static std::string excerpt(const std::vector<Token>& t, std::size_t from) {
         std::string s;
         for (std::size_t k = from; k < t.size() && s.size() < 60; ++k) {
-            if (!s.empty()) s += ' ';
+            if (!s.empty())
+                s += ' ';
             s += t[k].text;
         }
-        if (s.size() > 60) s = s.substr(0, 57) + "...";
+        if (s.size() > 60)
+            s = s.substr(0, 57) + "...";
         return s;
     }
 
@@ -466,7 +528,8 @@ std::pair<std::string, OriginSource> scan_origin(std::string_view text, const st
     std::pair<std::string, OriginSource> found{"", OriginSource::none};
     lex(text, path, [&](const Logical& rec) {
         const auto& t = rec.tokens;
-        if (t.empty() || !rec.errors.empty()) return true;
+        if (t.empty() || !rec.errors.empty())
+            return true;
         if (!rec.starts_blank && iequals(t[0].text, "$ORIGIN") && t.size() == 2 && t[1].text.ends_with(".")) {
             found = {std::string(t[1].text), OriginSource::directive};
             return false;
@@ -474,7 +537,8 @@ std::pair<std::string, OriginSource> scan_origin(std::string_view text, const st
         if (!rec.starts_blank && t[0].text.front() != '$') {
             for (std::size_t k = 1; k < t.size() && k < 4; ++k) {
                 if (iequals(t[k].text, "SOA")) {
-                    if (t[0].text.ends_with(".")) found = {std::string(t[0].text), OriginSource::soa};
+                    if (t[0].text.ends_with("."))
+                        found = {std::string(t[0].text), OriginSource::soa};
                     return false;
                 }
             }
@@ -517,12 +581,16 @@ std::string_view to_string(OriginSource s) {
 std::string origin_from_file_name(std::string_view file_name) {
     std::string name(fs::path(file_name).filename().string());
     for (const char* suffix : {".zone", ".db", ".dns", ".hosts"}) {
-        if (name.size() > std::strlen(suffix) && name.ends_with(suffix)) name.resize(name.size() - std::strlen(suffix));
+        if (name.size() > std::strlen(suffix) && name.ends_with(suffix))
+            name.resize(name.size() - std::strlen(suffix));
     }
-    if (name.starts_with("db.")) name = name.substr(3);
-    if (name.find('.') == std::string::npos) return "";
+    if (name.starts_with("db."))
+        name = name.substr(3);
+    if (name.find('.') == std::string::npos)
+        return "";
     for (char c : name) {
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) return "";
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
+            return "";
     }
     return name + ".";
 }
@@ -532,7 +600,8 @@ ReadResult read_zone(const std::string& path, const ReadOptions& options,
     ReadResult result;
     Reader reader(options, on_record, result);
     std::string text;
-    if (!reader.load(path, nullptr, text)) return result;
+    if (!reader.load(path, nullptr, text))
+        return result;
     if (!options.origin.empty()) {
         result.origin = options.origin.back() == '.' ? options.origin : options.origin + ".";
         result.origin_source = OriginSource::option;
@@ -545,13 +614,18 @@ ReadResult read_zone(const std::string& path, const ReadOptions& options,
         result.origin = origin.empty() ? "." : origin;
         result.origin_source = source;
         if (origin.empty()) {
-            result.problems.push_back({{path, 1, 1}, Severity::error, "origin-unknown",
-                                       "cannot tell the zone's origin: no $ORIGIN, no absolute SOA owner, and the "
-                                       "file name names no domain",
-                                       "give it with --origin example.com.", 1});
+            result.problems.push_back(
+                {{path, 1, 1},
+                 Severity::error,
+                 "origin-unknown",
+                 "cannot tell the zone's origin: no $ORIGIN, no absolute SOA owner, and the "
+                 "file name names no domain",
+                 "give it with --origin example.com.",
+                 1});
         }
     }
-    for (auto& c : result.origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : result.origin)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     reader.set_origin(result.origin);
     reader.read_text(text, path, 0);
     return result;

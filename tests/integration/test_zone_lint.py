@@ -180,6 +180,15 @@ class Reading(ZoneTest):
         self.assertEqual([(f["rule"], f["line"]) for f in found],
                          [("syntax", 6), ("syntax", 7), ("syntax", 8), ("mx-subdomain-bypass", 9)])
 
+    def test_an_unclosed_parenthesis_does_not_swallow_the_file(self):
+        chunks = "".join(f'"chunk {i} {"x" * 200}"\n' for i in range(2000))
+        found = self.lint(self.zone(PROXY_MX + "txt IN TXT ( \"start\"\n" + chunks))
+        self.assertEqual([(f["rule"], f["line"], f["message"]) for f in found],
+                         [("syntax", 6, "'(' is never closed")])
+        found = self.lint(self.zone(PROXY_MX + "txt IN TXT ( \"start\"\n" + chunks + ")\nsub IN MX 10 x.example.net.\n"))
+        self.assertEqual([f["rule"] for f in found], ["syntax", "mx-subdomain-bypass"])
+        self.assertIn("too long (at most 262144)", found[0]["message"])
+
     def test_generate_ttl_case_and_parentheses(self):
         z = self.zone("$ttl 300\n@ IN MX ( 10\n    mailproxy.domain-robot.org. ) ; comment\n"
                       "$GENERATE 1-3 host${0,2,d} IN MX 10 mx$.example.net.\n")
