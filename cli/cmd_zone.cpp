@@ -1,4 +1,6 @@
 // `mailproxy zone lint FILE...` and `mailproxy zone rules`.
+#include <arpa/inet.h>
+
 #include <iostream>
 
 #include <fmt/format.h>
@@ -51,6 +53,19 @@ int run_lint(const Globals& g, const LintArgs& a) {
         print_error(
             "zone lint: --against compares one file with its previous version; name exactly one file");
         return k_exit_usage;
+    }
+    for (const auto& address : o.proxy_addresses) {
+        unsigned char buf[16];
+        if (inet_pton(AF_INET, address.c_str(), buf) != 1 && inet_pton(AF_INET6, address.c_str(), buf) != 1) {
+            print_error(fmt::format("zone lint: --proxy-address {} is not an IP address", address));
+            return k_exit_usage;
+        }
+    }
+    for (const auto* name : {&o.read.origin, &o.proxy_host, &o.custom_host, &o.target}) {
+        if (!name->empty() && !zone::is_domain_name(*name)) {
+            print_error(fmt::format("zone lint: {} is not a domain name", *name));
+            return k_exit_usage;
+        }
     }
     const auto threshold = severity_of(a.fail_on);
     std::vector<zone::LintResult> results;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,9 +65,18 @@ std::string txt_data(const ldns_rr* rr) {
     return out;
 }
 
+/// Addresses compared as addresses (2001:DB8:0::1 is 2001:db8::1), not as text.
+bool same_address(const std::string& a, const std::string& b) {
+    unsigned char x[16] = {}, y[16] = {};
+    const int fa = a.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+    const int fb = b.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+    return fa == fb && inet_pton(fa, a.c_str(), x) == 1 && inet_pton(fb, b.c_str(), y) == 1 &&
+           std::memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
 bool spf_uses_mx(std::string_view txt) {
     const auto l = lower(std::string(txt));
-    if (!l.starts_with("v=spf1"))
+    if (!l.starts_with("v=spf1") || (l.size() > 6 && l[6] != ' '))
         return false;
     std::size_t i = 6;
     while (i < l.size()) {
@@ -383,8 +393,10 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
                 fmt::format("the custom MailProxy host {} has no A or AAAA record in the zone", custom));
         }
         for (const auto& [pos, address] : c.custom_addresses) {
-            if (std::find(o.proxy_addresses.begin(), o.proxy_addresses.end(), address) ==
-                o.proxy_addresses.end()) {
+            const auto same = [&](const std::string& proxy_address) {
+                return same_address(proxy_address, address);
+            };
+            if (std::none_of(o.proxy_addresses.begin(), o.proxy_addresses.end(), same)) {
                 add(pos, "custom-host-wrong-address",
                     fmt::format("{} has the address {}, which is not a MailProxy address", custom, address));
             }
@@ -401,8 +413,9 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         LintOptions oo = o;
         oo.read.origin = read.origin;
         auto old_read = collect(o.against, oo, old, true);
+        // the old version's own problems are not this change's: only an unreadable old file is reported
         for (const auto& p : old_read.problems) {
-            if (p.rule == "file-unreadable" || p.rule == "syntax")
+            if (p.rule == "file-unreadable")
                 f.push_back(p);
         }
         if (c.soa && old.soa && c.content != old.content && !serial_greater(c.soa->second, old.soa->second)) {

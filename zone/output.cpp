@@ -124,7 +124,8 @@ std::string format_json(const std::vector<LintResult>& results) {
                 {"findings", findings},
                 {"summary",
                  {{"error", summary["error"]}, {"warning", summary["warning"]}, {"info", summary["info"]}}}};
-    return doc.dump(2) + "\n";
+    // zone text need not be UTF-8 (a Latin-1 TXT, say): replace such bytes rather than fail
+    return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string format_github(const LintResult& r) {

@@ -27,6 +27,10 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+/// A record's data is at most 65535 octets; its text, with escapes, a few times that. Beyond this the
+/// lexer stops keeping tokens, so a runaway line cannot eat memory.
+constexpr std::size_t k_max_record_text = 262144;
+
 /// One logical record (or directive) as the lexer found it.
 struct Logical {
     std::vector<Token> tokens;
@@ -53,7 +57,22 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
         rec.col = 1;
         int depth = 0;
         int open_line = 0, open_col = 0;
+        std::size_t open_at = 0;
+        std::size_t bytes = 0;
         bool done = false;
+        const auto keep = [&](std::string_view tok, int tl, int tc) {
+            bytes += tok.size() + 1;
+            if (bytes <= k_max_record_text) {
+                rec.tokens.push_back({tok, tl, tc});
+            } else if (bytes - tok.size() - 1 <= k_max_record_text) {
+                rec.errors.push_back({{file, tl, tc},
+                                      Severity::error,
+                                      "syntax",
+                                      fmt::format("record longer than {} bytes", k_max_record_text),
+                                      "look for an unclosed '(' or a missing line break",
+                                      1});
+            }
+        };
         while (i < n && !done) {
             const char c = text[i];
             const int col = static_cast<int>(i - line_start) + 1;
@@ -78,6 +97,7 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                     if (depth == 0) {
                         open_line = line;
                         open_col = col;
+                        open_at = i;
                     }
                     ++depth;
                     ++i;
@@ -118,7 +138,7 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                                               "close the string with '\"' on the same line",
                                               static_cast<int>(i - start)});
                     }
-                    rec.tokens.push_back({text.substr(start, i - start), line, col});
+                    keep(text.substr(start, i - start), line, col);
                     break;
                 }
                 default: {
@@ -135,11 +155,12 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                         }
                         ++i;
                     }
-                    rec.tokens.push_back({text.substr(start, i - start), line, col});
+                    keep(text.substr(start, i - start), line, col);
                     break;
                 }
             }
         }
+        std::size_t resume = n;
         if (depth > 0) {
             rec.errors.push_back({{file, open_line, open_col},
                                   Severity::error,
@@ -147,7 +168,12 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                                   "'(' is never closed",
                                   "add the ')' that ends the record",
                                   1});
+            // read on from the line after the '(' so that the records after it are still checked
+            const auto eol = text.find('\n', open_at);
+            if (eol != std::string_view::npos)
+                resume = eol + 1;
         }
+        const bool rewind = resume < n;
         if (!rec.tokens.empty()) {
             rec.line = rec.tokens.front().line;
             rec.col = rec.starts_blank ? 1 : rec.tokens.front().col;
@@ -156,6 +182,11 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
         } else if (!rec.errors.empty()) {
             if (!emit(rec))
                 return;
+        }
+        if (rewind) {
+            i = resume;
+            line = open_line + 1;
+            line_start = resume;
         }
     }
 }
@@ -207,10 +238,12 @@ class Reader {
     }
 
     void read_text(std::string_view text, const std::string& path, int depth) {
+        m_stack.push_back(fs::path(path).lexically_normal().string());
         lex(text, path, [&](const Logical& rec) {
             handle(rec, path, depth);
             return true;
         });
+        m_stack.pop_back();
     }
 
     bool load(const std::string& path, const Position* from, std::string& text) {
@@ -255,23 +288,12 @@ class Reader {
             return;
         }
         const auto& t = rec.tokens;
-        // A record's data is at most 65535 octets; its text, with escapes, a few times that. An unclosed
-        // '(' could otherwise make the rest of the file one record.
-        std::size_t length = 0;
-        for (const auto& tok : t)
-            length += tok.text.size() + 1;
-        if (length > k_max_record_text) {
-            return problem(
-                {path, rec.line, rec.col}, "syntax",
-                fmt::format("record of {} bytes is too long (at most {})", length, k_max_record_text),
-                "look for an unclosed '(' or a missing line break");
-        }
         if (!rec.starts_blank && t[0].text.front() == '$')
             return directive(rec, path, depth);
         record(rec, path, t, !rec.starts_blank);
     }
 
-    static constexpr std::size_t k_max_record_text = 262144;
+    static constexpr std::size_t k_max_includes = 1000;
 
     void directive(const Logical& rec, const std::string& path, int depth) {
         const auto& t = rec.tokens;
@@ -322,6 +344,11 @@ class Reader {
                 return problem(pos, "include-depth", fmt::format("$INCLUDE nested more than {} deep", depth),
                                "look for an $INCLUDE loop");
             }
+            if (++m_includes > k_max_includes) {
+                return problem(pos, "include-depth",
+                               fmt::format("more than {} $INCLUDE files", k_max_includes),
+                               "look for an $INCLUDE that repeats itself");
+            }
             std::string file(t[1].text);
             if (file.size() >= 2 && file.front() == '"' && file.back() == '"')
                 file = file.substr(1, file.size() - 2);
@@ -331,7 +358,13 @@ class Reader {
             const auto saved_prev = m_prev_owner;
             if (t.size() == 3)
                 set_origin(absolute(t[2].text, m_origin));
-            read_file(target.lexically_normal().string(), depth + 1, &pos);
+            const auto included = target.lexically_normal().string();
+            if (std::find(m_stack.begin(), m_stack.end(), included) != m_stack.end()) {
+                set_origin(saved_origin);
+                return problem(pos, "include-depth", fmt::format("$INCLUDE {} includes itself", included),
+                               "remove the $INCLUDE loop");
+            }
+            read_file(included, depth + 1, &pos);
             set_origin(saved_origin);  // RFC 1035 5.1: the origin of the including file is unchanged
             m_prev_owner = saved_prev;
             return;
@@ -349,21 +382,27 @@ class Reader {
         if (t.size() < 4)
             return problem(pos, "syntax", "$GENERATE needs a range, an owner, a type and data",
                            "write $GENERATE 1-10 host$ A 192.0.2.$");
-        long start = 0, stop = 0, step = 1;
+        unsigned long start = 0, stop = 0, step = 1;
         const std::string range(t[1].text);
-        if (std::sscanf(range.c_str(), "%ld-%ld/%ld", &start, &stop, &step) < 2 || start < 0 ||
-            stop < start || step < 1) {
+        // values as BIND takes them: 0 to 2^32-1, so nothing below can overflow
+        if (range.find('-', 1) == std::string::npos || range.front() == '-' ||
+            std::sscanf(range.c_str(), "%lu-%lu/%lu", &start, &stop, &step) < 2 || stop < start || step < 1 ||
+            stop > 4294967295UL || step > 4294967295UL) {
             return problem({path, t[1].line, t[1].col}, "syntax",
                            fmt::format("$GENERATE range {} is not start-stop[/step]", range),
                            "write for example 1-100 or 0-254/2");
         }
-        if (static_cast<std::size_t>((stop - start) / step + 1) > m_options.max_generate) {
+        const std::size_t count = (stop - start) / step + 1;
+        if (count > m_options.max_generate - std::min(m_generated, m_options.max_generate)) {
             return problem(
                 {path, t[1].line, t[1].col}, "syntax",
-                fmt::format("$GENERATE range {} makes more than {} records", range, m_options.max_generate),
-                "split the range");
+                fmt::format("$GENERATE range {} would make the zone's generated records more than {}", range,
+                            m_options.max_generate),
+                "split the zone or write the records out");
         }
-        for (long i = start; i <= stop; i += step) {
+        m_generated += count;
+        for (std::size_t n = 0; n < count; ++n) {
+            const auto i = static_cast<long>(start + n * step);
             std::string lhs, rhs;
             if (!substitute(t[2].text, i, lhs) || !substitute(t.back().text, i, rhs)) {
                 return problem(
@@ -521,30 +560,47 @@ class Reader {
     std::string m_buffer;
     Position m_pos;  // of the current record; reused so that no string is copied per record
     int m_soa_count = 0;
+    std::size_t m_generated = 0;       // records made by $GENERATE so far (bounded in total)
+    std::vector<std::string> m_stack;  // files being read, for $INCLUDE loops
+    std::size_t m_includes = 0;        // $INCLUDE files read so far (bounded in total)
 };
 
 /// The first $ORIGIN, or the SOA owner when it is written absolute; "" when neither comes first.
+/// The SOA owner, made absolute against the $ORIGIN in effect (BIND's dumps start with "$ORIGIN ."),
+/// else the first $ORIGIN other than the root; "" when neither names the zone.
 std::pair<std::string, OriginSource> scan_origin(std::string_view text, const std::string& path) {
     std::pair<std::string, OriginSource> found{"", OriginSource::none};
+    std::string current;  // the $ORIGIN in effect, "" before any
+    std::string first_directive;
     lex(text, path, [&](const Logical& rec) {
         const auto& t = rec.tokens;
-        if (t.empty() || !rec.errors.empty())
+        if (t.empty() || !rec.errors.empty() || rec.starts_blank)
             return true;
-        if (!rec.starts_blank && iequals(t[0].text, "$ORIGIN") && t.size() == 2 && t[1].text.ends_with(".")) {
-            found = {std::string(t[1].text), OriginSource::directive};
-            return false;
+        if (iequals(t[0].text, "$ORIGIN") && t.size() == 2) {
+            current = absolute(t[1].text, current.empty() ? "." : current);
+            if (first_directive.empty() && current != ".")
+                first_directive = current;
+            return true;
         }
-        if (!rec.starts_blank && t[0].text.front() != '$') {
-            for (std::size_t k = 1; k < t.size() && k < 4; ++k) {
-                if (iequals(t[k].text, "SOA")) {
-                    if (t[0].text.ends_with("."))
-                        found = {std::string(t[0].text), OriginSource::soa};
-                    return false;
-                }
+        if (t[0].text.front() == '$')
+            return true;
+        for (std::size_t k = 1; k < t.size() && k < 4; ++k) {
+            if (iequals(t[k].text, "SOA")) {
+                const auto owner = t[0].text;
+                std::string name;
+                if (owner.ends_with("."))
+                    name = std::string(owner);
+                else if (!current.empty())
+                    name = absolute(owner, current);
+                if (!name.empty() && name != ".")
+                    found = {name, name == first_directive ? OriginSource::directive : OriginSource::soa};
+                return false;
             }
         }
         return true;
     });
+    if (found.first.empty() && !first_directive.empty())
+        found = {first_directive, OriginSource::directive};
     return found;
 }
 
@@ -576,6 +632,14 @@ std::string_view to_string(OriginSource s) {
             return "nothing";
     }
     return "nothing";
+}
+
+bool is_domain_name(const std::string& name) {
+    ldns_rdf* rdf = ldns_dname_new_frm_str(name.c_str());
+    if (rdf == nullptr)
+        return false;
+    ldns_rdf_deep_free(rdf);
+    return true;
 }
 
 std::string origin_from_file_name(std::string_view file_name) {

@@ -70,10 +70,13 @@ struct ReadResult {
 /// $GENERATE; parentheses, quotes, escapes, comments) is ours, each record's meaning is ldns's. Every
 /// record that parses is passed to `on_record` in file order and then freed (nothing is kept). Reading
 /// goes on after a bad record; every problem is returned with its file, line and column. The origin is
-/// `options.origin`, else the first $ORIGIN, else the SOA owner when written absolute, else a name taken
-/// from the file name (`example.com.zone`, `db.example.com`).
+/// `options.origin`, else the SOA owner made absolute against the $ORIGIN in effect, else the first
+/// $ORIGIN other than the root, else a name taken from the file name (`example.com.zone`, `db.example.com`).
 ReadResult read_zone(const std::string& path, const ReadOptions& options,
                      const std::function<void(const RecordView&)>& on_record);
+
+/// True when ldns reads `name` (absolute) as a domain name.
+bool is_domain_name(const std::string& name);
 
 /// The name a file name suggests, or "" ("db.example.com" -> "example.com.", "example.com.zone" -> ...).
 std::string origin_from_file_name(std::string_view file_name);

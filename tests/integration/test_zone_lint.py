@@ -93,9 +93,13 @@ class Rules(ZoneTest):
                    "@ IN MX 10 mx.example.com.\nmx IN A 62.116.162.145\n", *args)
         self.check("custom-host-wrong-address", "@ IN MX 10 mx.example.com.\nmx IN A 192.0.2.99\n",
                    "@ IN MX 10 mx.example.com.\nmx IN A 62.116.162.145\n", *args)
-        # another proxy address given with --proxy-address is accepted
-        z = self.zone("@ IN MX 10 mx.example.com.\nmx IN A 192.0.2.99\n")
-        self.assertEqual(self.lint(z, *args, "--proxy-address", "192.0.2.99"), [])
+        # another proxy address given with --proxy-address is accepted, compared as an address
+        z = self.zone("@ IN MX 10 mx.example.com.\nmx IN A 192.0.2.99\nmx IN AAAA 2001:db8::1\n")
+        self.assertEqual(self.lint(z, *args, "--proxy-address", "192.0.2.99", "--proxy-address", "2001:DB8:0::1"), [])
+        r = self.run_mp("zone", "lint", "--proxy-address", "not-an-ip", z, expect=2)
+        self.assertIn("--proxy-address not-an-ip is not an IP address", r.err)
+        r = self.run_mp("zone", "lint", "--origin", "bad..name", z, expect=2)
+        self.assertIn("is not a domain name", r.err)
 
     def test_null_mx_with_other_mx(self):
         self.check("null-mx-with-other-mx", "sub IN MX 0 .\nsub IN MX 10 mailproxy.domain-robot.org.\n" + PROXY_MX,
@@ -103,7 +107,8 @@ class Rules(ZoneTest):
 
     def test_spf_mx_and_mta_sts(self):
         self.check("spf-mx-mechanism", PROXY_MX + '@ IN TXT "v=spf1 +mx a -all"\n',
-                   PROXY_MX + '@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n@ IN TXT "mx is just a word"\n')
+                   PROXY_MX + '@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n@ IN TXT "mx is just a word"\n'
+                   '@ IN TXT "v=spf10 mx"\n')
         self.check("mta-sts-present", PROXY_MX + '_mta-sts IN TXT "v=STSv1; id=20260101"\n',
                    PROXY_MX + '_dmarc IN TXT "v=DMARC1; p=none"\n')
 
@@ -126,6 +131,10 @@ class Rules(ZoneTest):
         self.assertEqual(self.lint(low, "--origin", "example.com", "--against", high), [])
         self.assertEqual([f["rule"] for f in self.lint(high, "--origin", "example.com", "--against", low)],
                          ["serial-not-increased"])
+        # the old version's own syntax errors do not fail the change that fixes them
+        broken_old = version("broken-old.zone", "2026112801", "a IN A 999.0.0.1\n")
+        fixed = version("fixed.zone", "2026112802", "a IN A 192.0.2.1\n")
+        self.assertEqual(self.lint(fixed, "--origin", "example.com", "--against", broken_old), [])
 
     def test_mx_preference_and_second_soa(self):
         self.check("mx-preference-range", PROXY_MX + "sub IN MX 65536 mailproxy.domain-robot.org.\n", PROXY_MX)
@@ -181,13 +190,38 @@ class Reading(ZoneTest):
                          [("syntax", 6), ("syntax", 7), ("syntax", 8), ("mx-subdomain-bypass", 9)])
 
     def test_an_unclosed_parenthesis_does_not_swallow_the_file(self):
+        found = self.lint(self.zone(PROXY_MX + 'txt IN TXT ( "start"\nsub IN MX 10 other.example.net.\n'))
+        self.assertEqual([(f["rule"], f["line"]) for f in found], [("syntax", 6), ("mx-subdomain-bypass", 7)])
+        self.assertEqual(found[0]["message"], "'(' is never closed")
+
+    def test_a_runaway_record_is_cut_off_and_the_rest_read(self):
         chunks = "".join(f'"chunk {i} {"x" * 200}"\n' for i in range(2000))
-        found = self.lint(self.zone(PROXY_MX + "txt IN TXT ( \"start\"\n" + chunks))
-        self.assertEqual([(f["rule"], f["line"], f["message"]) for f in found],
-                         [("syntax", 6, "'(' is never closed")])
-        found = self.lint(self.zone(PROXY_MX + "txt IN TXT ( \"start\"\n" + chunks + ")\nsub IN MX 10 x.example.net.\n"))
+        found = self.lint(self.zone(PROXY_MX + 'txt IN TXT ( "start"\n' + chunks + ")\nsub IN MX 10 x.example.net.\n"))
         self.assertEqual([f["rule"] for f in found], ["syntax", "mx-subdomain-bypass"])
-        self.assertIn("too long (at most 262144)", found[0]["message"])
+        self.assertEqual(found[0]["message"], "record longer than 262144 bytes")
+
+    def test_generate_is_bounded(self):
+        found = self.lint(self.zone(PROXY_MX + "$GENERATE 0-4294967296 h$ A 192.0.2.1\n"
+                                    "$GENERATE 9223372036854775807-9223372036854775807 h$ A 192.0.2.1\n"
+                                    "$GENERATE 1-2000000 h$ A 192.0.2.1\n"))
+        self.assertEqual([(f["rule"], f["line"]) for f in found], [("syntax", 6), ("syntax", 7), ("syntax", 8)])
+        self.assertIn("more than 1000000", found[2]["message"])
+
+    def test_include_with_origin_restores_the_including_origin(self):
+        os.makedirs(os.path.join(self.tmp, "inc"))
+        with open(os.path.join(self.tmp, "inc", "sub.inc"), "w") as f:
+            f.write("@ IN MX 10 other.example.net.\n")
+        found = self.lint(self.zone(PROXY_MX + "$INCLUDE inc/sub.inc sub.example.com.\nafter IN MX 10 x.example.net.\n"))
+        self.assertEqual([(f["rule"], f["message"].split(" MX")[0]) for f in found],
+                         [("mx-subdomain-bypass", "sub.example.com."), ("mx-subdomain-bypass", "after.example.com.")])
+
+    def test_include_fan_out_loop_is_refused(self):
+        with open(os.path.join(self.tmp, "fan.inc"), "w") as f:
+            f.write("$INCLUDE fan.inc\n" * 10)
+        found = self.lint(self.zone(PROXY_MX + "$INCLUDE fan.inc\n"))
+        self.assertEqual({f["rule"] for f in found}, {"include-depth"})
+        self.assertEqual(len(found), 10)
+        self.assertIn("includes itself", found[0]["message"])
 
     def test_generate_ttl_case_and_parentheses(self):
         z = self.zone("$ttl 300\n@ IN MX ( 10\n    mailproxy.domain-robot.org. ) ; comment\n"
@@ -196,6 +230,14 @@ class Reading(ZoneTest):
         self.assertEqual([(f["rule"], f["message"].split(" MX")[0]) for f in found],
                          [("mx-subdomain-bypass", "host01.example.com."), ("mx-subdomain-bypass", "host02.example.com."),
                           ("mx-subdomain-bypass", "host03.example.com.")])
+
+    def test_origin_of_a_bind_dump(self):
+        # BIND writes secondary zones with "$ORIGIN ." and absolute-ish owners
+        body = ("$ORIGIN .\n$TTL 3600\nexample.com IN SOA ns1.example.com. hm.example.com. ( 1 2 3 4 5 )\n"
+                "    NS ns1.example.com.\n    MX 10 mailproxy.domain-robot.org.\n$ORIGIN example.com.\n"
+                "ns1 A 192.0.2.1\n")
+        r = self.run_mp("-v", "zone", "lint", self.zone(body, "zonefile", head=False), expect=0)
+        self.assertIn("origin example.com. (from the SOA owner)", r.err)
 
     def test_origin_from_soa_directive_and_file_name(self):
         for body, name, origin, source in (
@@ -291,6 +333,13 @@ class Output(ZoneTest):
         esc = z.replace(",", "%2C").replace(":", "%3A")
         self.assertTrue(lines[0].startswith(f"::error file={esc},line=6,col=12,title=mx-bypass::MX 20 backup"))
         self.assertTrue(lines[1].startswith(f"::warning file={esc},line=7,col=1,title=mta-sts-present::"))
+
+    def test_github_escapes_percent_in_messages(self):
+        z = self.zone(PROXY_MX + '@ IN TXT "v=spf1 mx ~all 100%"\n')
+        r = self.run_mp("zone", "lint", "--format", "github", z, expect=0)
+        self.assertTrue(r.out.startswith("::warning file="), r.out)
+        self.assertIn("100%25", r.out)
+        self.assertNotIn("100%\"", r.out)
 
     def test_exit_codes(self):
         z = self.zone(PROXY_MX + '_mta-sts IN TXT "v=STSv1; id=1"\n')
