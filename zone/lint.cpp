@@ -211,7 +211,9 @@ ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, 
         if (apex && (type == LDNS_RR_TYPE_TXT || type == LDNS_RR_TYPE_SPF) && spf_uses_mx(txt_data(rr))) {
             c.spf_mx.emplace_back(v.pos, txt_data(rr));
         }
-        if (type == LDNS_RR_TYPE_TXT && mta_sts && ldns_dname_compare(owner, mta_sts.get()) == 0) {
+        // a TXT, or a CNAME to a hosted MTA-STS service, announces a policy
+        if ((type == LDNS_RR_TYPE_TXT || type == LDNS_RR_TYPE_CNAME) && mta_sts &&
+            ldns_dname_compare(owner, mta_sts.get()) == 0) {
             c.mta_sts.push_back(v.pos);
         }
         if (type == LDNS_RR_TYPE_SOA && !c.soa && ldns_rr_rd_count(rr) >= 3) {
@@ -270,7 +272,7 @@ const std::vector<Rule>& rules() {
         {"spf-mx-mechanism", Severity::warning, "apex SPF uses the mx mechanism",
          "after the switch mx means the MailProxy, not the real server's outgoing mail: list the server with "
          "a: or ip4: instead"},
-        {"mta-sts-present", Severity::warning, "an _mta-sts TXT record exists",
+        {"mta-sts-present", Severity::warning, "an _mta-sts TXT (or CNAME to a hosted policy) exists",
          "update the MTA-STS policy's mx: lines for the MailProxy host and change the TXT id"},
         {"serial-not-increased", Severity::error,
          "the zone changed but its SOA serial did not increase (RFC 1982)", "increase the serial"},

@@ -111,6 +111,8 @@ class Rules(ZoneTest):
                    '@ IN TXT "v=spf10 mx"\n')
         self.check("mta-sts-present", PROXY_MX + '_mta-sts IN TXT "v=STSv1; id=20260101"\n',
                    PROXY_MX + '_dmarc IN TXT "v=DMARC1; p=none"\n')
+        hosted = self.lint(self.zone(PROXY_MX + "_mta-sts IN CNAME _mta-sts.hosted.example.net.\n"))
+        self.assertEqual([f["rule"] for f in hosted], ["mta-sts-present"])
 
     def test_serial_against_the_previous_version(self):
         def version(name, serial, extra=""):
