@@ -1,6 +1,4 @@
 // `mailproxy zone lint FILE...` and `mailproxy zone rules`.
-#include <arpa/inet.h>
-
 #include <iostream>
 
 #include <fmt/format.h>
@@ -8,6 +6,7 @@
 #include "cli/app.hpp"
 #include "cli/choices.hpp"
 #include "cli/output.hpp"
+#include "core/util/net.hpp"
 #include "zone/lint.hpp"
 #include "zone/output.hpp"
 
@@ -55,8 +54,7 @@ int run_lint(const Globals& g, const LintArgs& a) {
         return k_exit_usage;
     }
     for (const auto& address : o.proxy_addresses) {
-        unsigned char buf[16];
-        if (inet_pton(AF_INET, address.c_str(), buf) != 1 && inet_pton(AF_INET6, address.c_str(), buf) != 1) {
+        if (!util::is_ip_address(address)) {
             print_error(fmt::format("zone lint: --proxy-address {} is not an IP address", address));
             return k_exit_usage;
         }

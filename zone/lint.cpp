@@ -1,7 +1,5 @@
 #include "zone/lint.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -9,6 +7,8 @@
 #include <optional>
 
 #include <fmt/format.h>
+
+#include "core/util/net.hpp"
 
 #include "zone/ldns.hpp"
 
@@ -45,12 +45,11 @@ uint64_t owner_hash(const ldns_rdf* owner) {
     return h;
 }
 
+/// An MX target written as an address (ldns may have made it relative: 10.0.0.1 -> 10.0.0.1.zone.).
 bool is_ip_literal(std::string_view token) {
-    std::string s(token);
-    if (!s.empty() && s.back() == '.')
-        s.pop_back();
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+    if (!token.empty() && token.back() == '.')
+        token.remove_suffix(1);
+    return util::is_ip_address(token);
 }
 
 std::string txt_data(const ldns_rr* rr) {
@@ -63,15 +62,6 @@ std::string txt_data(const ldns_rr* rr) {
                        std::min<std::size_t>(p[0], ldns_rdf_size(r) - 1));
     }
     return out;
-}
-
-/// Addresses compared as addresses (2001:DB8:0::1 is 2001:db8::1), not as text.
-bool same_address(const std::string& a, const std::string& b) {
-    unsigned char x[16] = {}, y[16] = {};
-    const int fa = a.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-    const int fb = b.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-    return fa == fb && inet_pton(fa, a.c_str(), x) == 1 && inet_pton(fb, b.c_str(), y) == 1 &&
-           std::memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
 }
 
 bool spf_uses_mx(std::string_view txt) {
@@ -396,7 +386,7 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
         }
         for (const auto& [pos, address] : c.custom_addresses) {
             const auto same = [&](const std::string& proxy_address) {
-                return same_address(proxy_address, address);
+                return util::same_ip_address(proxy_address, address);
             };
             if (std::none_of(o.proxy_addresses.begin(), o.proxy_addresses.end(), same)) {
                 add(pos, "custom-host-wrong-address",

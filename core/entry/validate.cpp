@@ -1,6 +1,5 @@
 #include "core/entry/validate.hpp"
 
-#include <arpa/inet.h>
 #include <idn2.h>
 
 #include <cstdlib>
@@ -9,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/entry/presets.hpp"
+#include "core/util/net.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::entry {
@@ -24,17 +24,11 @@ bool is_atext(char c) {
     return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
-bool is_ip_literal(std::string_view s) {
-    const std::string z(s);
-    unsigned char buf[16];
-    return inet_pton(AF_INET, z.c_str(), buf) == 1 || inet_pton(AF_INET6, z.c_str(), buf) == 1;
-}
-
 // Hostname for targets: LDH labels like a domain, but a single label (`localhost`) is allowed.
 std::string hostname_problem(std::string_view h) {
     if (h.empty())
         return "has no host name";
-    if (is_ip_literal(h)) {
+    if (util::is_ip_address(h)) {
         return fmt::format("is an IP address; write it bracketed as [{}] or use a host name", h);
     }
     const auto lower = util::to_lower(h);
@@ -78,7 +72,7 @@ std::string host_port_problem(std::string_view s, bool port_required) {
         auto ip = s.substr(1, close - 1);
         if (ip.size() > 5 && util::to_lower(ip.substr(0, 5)) == "ipv6:")
             ip.remove_prefix(5);
-        if (!is_ip_literal(ip))
+        if (!util::is_ip_address(ip))
             return fmt::format("has '[{}]', which is not an IP address", ip);
         const auto rest = s.substr(close + 1);
         if (!rest.empty()) {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "core/util/net.hpp"
 #include "core/util/strings.hpp"
 
 using namespace mailproxy::util;
@@ -62,5 +63,17 @@ TEST_SUITE("util.strings") {
         CHECK(replace_all("a secret and a secret", "secret", "***") == "a *** and a ***");
         CHECK(replace_all("aaaa", "a", "aa") == "aaaaaaaa");
         CHECK(replace_all("text", "", "x") == "text");
+    }
+
+    TEST_CASE("IP addresses are recognised and compared as addresses") {
+        CHECK(is_ip_address("192.0.2.1"));
+        CHECK(is_ip_address("2001:db8::1"));
+        CHECK_FALSE(is_ip_address("192.0.2.256"));
+        CHECK_FALSE(is_ip_address("[192.0.2.1]"));
+        CHECK_FALSE(is_ip_address("mx.example.net"));
+        CHECK(same_ip_address("2001:DB8:0::1", "2001:db8::1"));
+        CHECK_FALSE(same_ip_address("192.0.2.1", "192.0.2.2"));
+        CHECK_FALSE(same_ip_address("::ffff:192.0.2.1", "192.0.2.1"));
+        CHECK_FALSE(same_ip_address("x", "x"));
     }
 }
