@@ -13,41 +13,21 @@
 #include <fmt/format.h>
 
 #include "core/entry/validate.hpp"
+#include "core/util/file.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::store {
 namespace fs = std::filesystem;
+using util::Fd;
+using util::fsync_dir;
+using util::StagedFile;
+using util::write_atomically;
 namespace {
 
 constexpr std::uintmax_t k_max_entry_file = 1 << 20;  // an entry is a few KiB; refuse anything huge
 
 std::string errno_text(int err) {
     return std::strerror(err);
-}
-
-/// Closes a descriptor on scope exit.
-class Fd {
-  public:
-    explicit Fd(int fd = -1) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
-
-Expected<void> fsync_dir(const fs::path& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-        return fail(ErrorCode::io,
-                    fmt::format("cannot sync entry store {}: {}", dir.string(), errno_text(errno)));
-    }
-    return {};
 }
 
 Expected<void> ensure_dir(const fs::path& dir) {
@@ -96,65 +76,6 @@ class StoreLock {
     explicit StoreLock(int fd) : m_fd(fd) {}
     int m_fd;
 };
-
-/// A temp file in the store directory holding the new content, fsynced; commit() renames it into place.
-class StagedFile {
-  public:
-    static Expected<StagedFile> write(const fs::path& target, std::string_view content) {
-        std::string tmpl =
-            (target.parent_path() / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-        const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-        if (fd < 0) {
-            return fail(ErrorCode::io, fmt::format("cannot write to entry store {}: {}",
-                                                   target.parent_path().string(), errno_text(errno)));
-        }
-        StagedFile staged(tmpl, target);
-        Fd guard(fd);
-        std::size_t done = 0;
-        while (done < content.size()) {
-            const auto n = ::write(fd, content.data() + done, content.size() - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return fail(ErrorCode::io, fmt::format("cannot write {}: {}", tmpl, errno_text(errno)));
-            done += static_cast<std::size_t>(n);
-        }
-        if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
-            return fail(ErrorCode::io, fmt::format("cannot write {}: {}", tmpl, errno_text(errno)));
-        }
-        return staged;
-    }
-    StagedFile(StagedFile&& o) noexcept
-        : m_tmp(std::exchange(o.m_tmp, {})), m_target(std::move(o.m_target)) {}
-    StagedFile& operator=(StagedFile&&) = delete;
-    StagedFile(const StagedFile&) = delete;
-    ~StagedFile() {
-        if (!m_tmp.empty())
-            ::unlink(m_tmp.c_str());
-    }
-    Expected<void> commit() {
-        if (::rename(m_tmp.c_str(), m_target.c_str()) != 0) {
-            return fail(ErrorCode::io,
-                        fmt::format("cannot write {}: {}", m_target.string(), errno_text(errno)));
-        }
-        m_tmp.clear();
-        return {};
-    }
-
-  private:
-    StagedFile(std::string tmp, fs::path target) : m_tmp(std::move(tmp)), m_target(std::move(target)) {}
-    std::string m_tmp;
-    fs::path m_target;
-};
-
-Expected<void> write_atomically(const fs::path& file, std::string_view content) {
-    auto staged = StagedFile::write(file, content);
-    if (!staged)
-        return tl::make_unexpected(staged.error());
-    if (auto ok = staged->commit(); !ok)
-        return ok;
-    return fsync_dir(file.parent_path());
-}
 
 }  // namespace
 

@@ -1,0 +1,89 @@
+#include "core/util/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace mailproxy::util {
+namespace fs = std::filesystem;
+
+Fd::~Fd() {
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+Expected<FileMode> mode_of(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return fail(ErrorCode::io, fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+    return FileMode{st.st_mode & 07777, std::pair{st.st_uid, st.st_gid}};
+}
+
+Expected<void> fsync_dir(const fs::path& dir) {
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0 || ::fsync(fd.get()) != 0)
+        return fail(ErrorCode::io, fmt::format("cannot sync {}: {}", dir.string(), std::strerror(errno)));
+    return {};
+}
+
+Expected<StagedFile> StagedFile::write(const fs::path& target, std::string_view content,
+                                       const FileMode& mode) {
+    const auto dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd < 0)
+        return fail(ErrorCode::io, fmt::format("cannot write to {}: {}", dir.string(), std::strerror(errno)));
+    StagedFile staged(tmpl, target);
+    Fd guard(fd);
+    std::size_t done = 0;
+    while (done < content.size()) {
+        const auto n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(ErrorCode::io, fmt::format("cannot write {}: {}", tmpl, std::strerror(errno)));
+        done += static_cast<std::size_t>(n);
+    }
+    // owner before mode: chown clears set-id bits
+    if (mode.owner && ::fchown(fd, mode.owner->first, mode.owner->second) != 0 && errno != EPERM)
+        return fail(ErrorCode::io, fmt::format("cannot set the owner of {}: {}", tmpl, std::strerror(errno)));
+    if (::fchmod(fd, mode.mode) != 0 || ::fsync(fd) != 0)
+        return fail(ErrorCode::io, fmt::format("cannot write {}: {}", tmpl, std::strerror(errno)));
+    return staged;
+}
+
+StagedFile::StagedFile(std::string tmp, fs::path target)
+    : m_tmp(std::move(tmp)), m_target(std::move(target)) {}
+
+StagedFile::StagedFile(StagedFile&& o) noexcept
+    : m_tmp(std::exchange(o.m_tmp, {})), m_target(std::move(o.m_target)) {}
+
+StagedFile::~StagedFile() {
+    if (!m_tmp.empty())
+        ::unlink(m_tmp.c_str());
+}
+
+Expected<void> StagedFile::commit() {
+    if (::rename(m_tmp.c_str(), m_target.c_str()) != 0)
+        return fail(ErrorCode::io,
+                    fmt::format("cannot write {}: {}", m_target.string(), std::strerror(errno)));
+    m_tmp.clear();
+    return {};
+}
+
+Expected<void> write_atomically(const fs::path& file, std::string_view content, const FileMode& mode) {
+    auto staged = StagedFile::write(file, content, mode);
+    if (!staged)
+        return tl::make_unexpected(staged.error());
+    if (auto ok = staged->commit(); !ok)
+        return ok;
+    return fsync_dir(file.has_parent_path() ? file.parent_path() : fs::path("."));
+}
+
+}  // namespace mailproxy::util
