@@ -83,6 +83,7 @@ std::unique_ptr<Cli> make_cli() {
     register_entry(*cli);
     register_level(*cli);
     register_zone(*cli);
+    register_enable(*cli);
     register_autodns(*cli);
     register_completion(*cli);
     return cli;

@@ -10,6 +10,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev libldns-dev
   # tests and their real peers
   doctest-dev python3 openssl util-linux bash zsh fish mandoc
+  # zone rewrite and check: patch applies our diffs, NSD serves zones for live checks
+  patch nsd
 )
 
 missing=()

@@ -130,14 +130,15 @@ struct RdfDeleter {
     void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
 };
 
-ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, bool hash_content) {
+ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, bool hash_content,
+                   const std::string_view* text = nullptr) {
     std::unique_ptr<ldns_rdf, RdfDeleter> origin;
     std::unique_ptr<ldns_rdf, RdfDeleter> custom;
     std::unique_ptr<ldns_rdf, RdfDeleter> mta_sts;
     std::unique_ptr<ldns_rdf, RdfDeleter> proxy(ldns_dname_new_frm_str(o.proxy_host.c_str()));
     bool ready = false;
     bool proxy_in_zone = false;
-    auto result = read_zone(path, o.read, [&](const RecordView& v) {
+    const auto on_record = [&](const RecordView& v) {
         if (!ready) {
             // the reader settles the origin before the first record
             ready = true;
@@ -209,9 +210,12 @@ ReadResult collect(const std::string& path, const LintOptions& o, Collected& c, 
         if (type == LDNS_RR_TYPE_SOA && !c.soa && ldns_rr_rd_count(rr) >= 3) {
             c.soa = {v.pos, ldns_rdf2native_int32(ldns_rr_rdf(rr, 2))};
         }
-    });
-    return result;
+    };
+    return text != nullptr ? read_zone_text(*text, path, o.read, on_record)
+                           : read_zone(path, o.read, on_record);
 }
+
+LintResult lint(const std::string& path, const LintOptions& o, const std::string_view* text);
 
 Finding make(const Position& pos, std::string_view rule, Severity sev, std::string message,
              std::string_view hint, int width = 1) {
@@ -271,8 +275,18 @@ const std::vector<Rule>& rules() {
 }
 
 LintResult lint_file(const std::string& path, const LintOptions& o) {
+    return lint(path, o, nullptr);
+}
+
+LintResult lint_text(std::string_view text, const std::string& name, const LintOptions& o) {
+    return lint(name, o, &text);
+}
+
+namespace {
+
+LintResult lint(const std::string& path, const LintOptions& o, const std::string_view* text) {
     Collected c;
-    auto read = collect(path, o, c, !o.against.empty());
+    auto read = collect(path, o, c, !o.against.empty(), text);
     LintResult out;
     out.file = path;
     out.origin = read.origin;
@@ -430,5 +444,7 @@ LintResult lint_file(const std::string& path, const LintOptions& o) {
     });
     return out;
 }
+
+}  // namespace
 
 }  // namespace mailproxy::zone

@@ -37,12 +37,19 @@ struct LintResult {
     OriginSource origin_source = OriginSource::none;
     std::size_t records = 0;
     std::vector<Finding> findings;  ///< in file order
+    /// Set by `zone check`: the records as DNS answered them; a finding's line is an index into these
+    /// (1-based, 0 for none) and its file is the domain.
+    std::vector<std::string> answers;
+    std::vector<std::string> unanswered;  ///< `zone check`: hosts whose addresses the server refused to give
 };
 
 /// Reads one zone file and applies every rule. Keeps only what the rules need (MX, CNAME, apex TXT,
 /// addresses of the custom host, SOA, and an 8-byte hash per owner name), so memory does not grow with the
 /// record data.
 LintResult lint_file(const std::string& path, const LintOptions& options);
+
+/// The same rules on zone text in memory (named `name` in findings).
+LintResult lint_text(std::string_view text, const std::string& name, const LintOptions& options);
 
 /// RFC 1982: is `b` greater than `a` in serial number arithmetic?
 bool serial_greater(uint32_t b, uint32_t a);

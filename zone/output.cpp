@@ -80,6 +80,15 @@ std::string format_text(const LintResult& r) {
     LineCache cache;
     std::string out;
     for (const auto& f : r.findings) {
+        if (!r.answers.empty() || f.pos.col == 0) {
+            // live DNS (`zone check`): the record as answered instead of a file line
+            out += fmt::format("{}: {}: {} [{}]\n", f.pos.file, to_string(f.severity), f.message, f.rule);
+            if (f.pos.line >= 1 && static_cast<std::size_t>(f.pos.line) <= r.answers.size())
+                out += fmt::format("    {}\n", r.answers[static_cast<std::size_t>(f.pos.line - 1)]);
+            if (!f.hint.empty())
+                out += fmt::format("    hint: {}\n", f.hint);
+            continue;
+        }
         out += fmt::format("{}:{}:{}: {}: {} [{}]\n", f.pos.file, f.pos.line, f.pos.col,
                            to_string(f.severity), f.message, f.rule);
         const auto src = cache.line(f.pos.file, f.pos.line);

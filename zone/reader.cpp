@@ -36,6 +36,7 @@ struct Logical {
     std::vector<Token> tokens;
     bool starts_blank = false;
     int line = 0;
+    int end_line = 0;  ///< the line the record ends on
     int col = 0;
     std::vector<Finding> errors;  ///< lexical errors; the record is dropped when there are any
 };
@@ -160,6 +161,7 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
                 }
             }
         }
+        rec.end_line = done ? line - 1 : line;
         std::size_t resume = n;
         if (depth > 0) {
             rec.errors.push_back({{file, open_line, open_col},
@@ -290,7 +292,7 @@ class Reader {
         const auto& t = rec.tokens;
         if (!rec.starts_blank && t[0].text.front() == '$')
             return directive(rec, path, depth);
-        record(rec, path, t, !rec.starts_blank);
+        record(rec, path, t, !rec.starts_blank, false);
     }
 
     static constexpr std::size_t k_max_includes = 1000;
@@ -414,7 +416,7 @@ class Reader {
             for (std::size_t k = 3; k + 1 < t.size(); ++k)
                 tokens.push_back(t[k]);
             tokens.push_back({rhs, t.back().line, t.back().col});
-            record(rec, path, tokens, true);
+            record(rec, path, tokens, true, true);
         }
     }
 
@@ -472,8 +474,8 @@ class Reader {
         return true;
     }
 
-    void record(const Logical& rec, const std::string& path, const std::vector<Token>& t,
-                bool owner_written) {
+    void record(const Logical& rec, const std::string& path, const std::vector<Token>& t, bool owner_written,
+                bool generated) {
         if (m_pos.file != path)
             m_pos.file = path;
         m_pos.line = rec.line;
@@ -535,7 +537,8 @@ class Reader {
             }
         }
         ++m_result.records;
-        m_on_record(RecordView{pos, t, owner_written, type_index, rr, m_result.origin, m_prev_owner});
+        m_on_record(RecordView{pos, t, owner_written, type_index, rr, m_result.origin, m_prev_owner,
+                               rec.end_line, generated, m_origin});
     }
 
     static std::string excerpt(const std::vector<Token>& t, std::size_t from) {
@@ -666,6 +669,13 @@ ReadResult read_zone(const std::string& path, const ReadOptions& options,
     std::string text;
     if (!reader.load(path, nullptr, text))
         return result;
+    return read_zone_text(text, path, options, on_record);
+}
+
+ReadResult read_zone_text(std::string_view text, const std::string& path, const ReadOptions& options,
+                          const std::function<void(const RecordView&)>& on_record) {
+    ReadResult result;
+    Reader reader(options, on_record, result);
     if (!options.origin.empty()) {
         result.origin = options.origin.back() == '.' ? options.origin : options.origin + ".";
         result.origin_source = OriginSource::option;

@@ -39,13 +39,16 @@ struct Token {
 
 /// One record as ldns read it, with the source tokens for checks on the text.
 struct RecordView {
-    const Position& pos;               ///< where the record starts (its first token)
-    const std::vector<Token>& tokens;  ///< owner (if written), [ttl] [class] type, rdata
-    bool owner_written;                ///< false when the owner was inherited (line began with a blank)
-    std::size_t type_index;            ///< index of the type token in `tokens`
-    const ldns_struct_rr* rr;          ///< the parsed record (owned by the reader)
-    const std::string& zone_origin;    ///< the zone's apex, absolute, lower-case
-    const std::string& owner_text;     ///< the owner as written (or inherited), made absolute; case kept
+    const Position& pos;                ///< where the record starts (its first token)
+    const std::vector<Token>& tokens;   ///< owner (if written), [ttl] [class] type, rdata
+    bool owner_written;                 ///< false when the owner was inherited (line began with a blank)
+    std::size_t type_index;             ///< index of the type token in `tokens`
+    const ldns_struct_rr* rr;           ///< the parsed record (owned by the reader)
+    const std::string& zone_origin;     ///< the zone's apex, absolute, lower-case
+    const std::string& owner_text;      ///< the owner as written (or inherited), made absolute; case kept
+    int end_line;                       ///< the last line of the record (its closing parenthesis, comment)
+    bool generated;                     ///< made by $GENERATE (one line holds many records)
+    const std::string& current_origin;  ///< the $ORIGIN in effect, absolute
 };
 
 /// How the origin was chosen, for -v.
@@ -74,6 +77,10 @@ struct ReadResult {
 /// $ORIGIN other than the root, else a name taken from the file name (`example.com.zone`, `db.example.com`).
 ReadResult read_zone(const std::string& path, const ReadOptions& options,
                      const std::function<void(const RecordView&)>& on_record);
+
+/// The same for zone text already in memory; `path` names it in findings and anchors relative $INCLUDEs.
+ReadResult read_zone_text(std::string_view text, const std::string& path, const ReadOptions& options,
+                          const std::function<void(const RecordView&)>& on_record);
 
 /// True when ldns reads `name` (absolute) as a domain name.
 bool is_domain_name(const std::string& name);

@@ -211,6 +211,29 @@ Expected<void> Client::create(const entry::MailProxy& e) {
     }
 }
 
+Expected<nlohmann::ordered_json> Client::zone_info(std::string_view name) {
+    auto r = call("GET", "/zone/" + std::string(name), "", Repeat::safe);
+    if (!r) {
+        if (r.error().code == ErrorCode::not_found) {
+            return fail(ErrorCode::not_found,
+                        fmt::format("{}: no such zone in AutoDNS ({})", name, r.error().message));
+        }
+        return tl::make_unexpected(r.error());
+    }
+    if (r->data.empty() || !r->data[0].is_object() || !r->data[0].contains("resourceRecords") ||
+        !r->data[0]["resourceRecords"].is_array()) {
+        return fail(ErrorCode::corrupt, fmt::format("{}: AutoDNS answered without the zone's records", name));
+    }
+    return std::move(r->data[0]);
+}
+
+Expected<void> Client::zone_stream(std::string_view name, const nlohmann::ordered_json& body, bool* unsure) {
+    auto r = call("POST", "/zone/" + std::string(name) + "/_stream", body.dump(), Repeat::never, unsure);
+    if (!r)
+        return tl::make_unexpected(r.error());
+    return {};
+}
+
 Expected<entry::MailProxy> Client::info(std::string_view domain) {
     auto r = call("GET", "/mailProxy/" + std::string(domain), "", Repeat::safe);
     if (!r) {

@@ -72,6 +72,15 @@ class Client {
     Expected<std::vector<nlohmann::ordered_json>> search(const nlohmann::ordered_json& filters,
                                                          const std::vector<std::string>& keys);
 
+    /// GET /zone/{name}: the zone object (data[0]: origin, resourceRecords, ...). ErrorCode::not_found for
+    /// HTTP 404, ErrorCode::corrupt when the answer holds no zone object.
+    Expected<nlohmann::ordered_json> zone_info(std::string_view name);
+
+    /// POST /zone/{name}/_stream with `{"adds":[...],"rems":[...]}`. Never repeated on its own (a second
+    /// add of a record is refused as a duplicate); `unsure` is set when the server may have applied it
+    /// without a clear answer, so that the caller can read the zone and see.
+    Expected<void> zone_stream(std::string_view name, const nlohmann::ordered_json& body, bool* unsure);
+
     const Settings& settings() const { return m_settings; }
 
   private:

@@ -11,13 +11,25 @@ What it follows (../../../shared/reference/autodns-api.md):
 - MailProxy bodies: member types, enum spellings, score ranges, kill > spam, digest >= 1440, domain and
   target required on create, server-set members (created, updated, owner, updater, idn) refused in
   requests, unknown members refused; PUT keys[]=merge keeps left-out policy members only for CUSTOM;
+- zones (section 5): GET /zone/{name} and /zone/{name}/{virtualNameServer} (0205, data[0] is the zone:
+  origin, virtualNameServer, soa, nameServers, main if set, wwwInclude, resourceRecords, created, updated);
+  POST /zone/{name}/_stream (0202002) with {"adds": [RR], "rems": [RR]} and optional keys[]=autofix,
+  applied all or nothing. A ResourceRecord has only name (relative, "" or "@" for the apex), type, value,
+  pref (MX and SRV only, required there), ttl (default 3600) and raw (accepted, not stored); A/AAAA values
+  must be IP addresses, MX/CNAME/NS/PTR/ALIAS values host names; no CNAME at the apex or beside other
+  records. Records match on name, type, value (host names without case or trailing dot) and pref;
+  a rem matching nothing fails with EF02023, an add that exists already with EF02022 (the real code);
 - at most 3 requests per second per client (429 beyond).
 Status codes follow the documented pattern (S/E + task code: 0511 create, 0512 update, 0513 delete,
-0514 info/list); the EF message codes are this emulator's own, since AutoDNS does not publish them.
+0514 info/list, 0205 zone info, 0202002 zone stream); the EF message codes are this emulator's own, since
+AutoDNS does not publish them, except EF02022. Zone codes: EF02050 no such zone, EF02020 malformed body or
+keys[], EF02021 malformed record, EF02022 duplicate add, EF02023 missing rem, EF02024 CNAME conflict.
 
 Control routes (no auth, for the tests): POST /_emulator/reset, /_emulator/seed (a list of objects),
+/_emulator/seed-zones (a list of zones: origin, and optionally virtualNameServer, resourceRecords, main,
+nameServers, soa, wwwInclude; replaces zones of the same origin),
 /_emulator/fault ({"match": "METHOD /path-prefix", "kind": ..., "count": n, "delay": s}), /_emulator/config;
-GET /_emulator/requests (the log), /_emulator/objects.
+GET /_emulator/requests (the log), /_emulator/objects, /_emulator/zones.
 Fault kinds: error500 (a JSON error envelope with HTTP 500), empty500 (HTTP 500, empty body),
 nonjson (HTTP 502 with an HTML body), ratelimit (HTTP 429 envelope), drop (close the connection without
 an answer, before acting), slow (act on the request, then wait `delay` seconds before answering).
@@ -26,6 +38,7 @@ import argparse
 import base64
 import copy
 import fnmatch
+import ipaddress
 import json
 import os
 import re
@@ -46,6 +59,13 @@ MERGEABLE = ("greylisting", "virus", "bannedFiles", "header", "spam", "blacklist
 SPAM_KEYS = ("mode", "modifySubject", "tagHeader", "spam", "kill", "quarantineDigestInterval")
 LIST_DEFAULT = ("admin", "created", "domain", "protection", "target")
 LIST_KEYS = ("admin", "created", "domain", "greylisting", "owner", "protection", "target", "updated", "updater")
+RR_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR", "ALIAS", "HTTPS", "SVCB")
+HOST_TYPES = ("MX", "CNAME", "NS", "PTR", "ALIAS")
+PREF_TYPES = ("MX", "SRV")
+RR_KEYS = ("name", "type", "value", "pref", "ttl", "raw")
+ZONE_KEYS = ("origin", "virtualNameServer", "resourceRecords", "main", "nameServers", "soa", "wwwInclude")
+SOA_DEFAULT = {"refresh": 43200, "retry": 7200, "expire": 1209600, "ttl": 86400}
+ZONE_FAIL = ("E0202002", "Zone could not be updated.")
 MEDIUM = {"virus": "ACCEPT", "bannedFiles": "ACCEPT", "header": "DISABLED",
           "spam": {"mode": "ACCEPT", "modifySubject": True, "tagHeader": -999, "spam": 6.5, "kill": 999,
                    "quarantineDigestInterval": 1440}}
@@ -77,6 +97,172 @@ def number(v):
     if isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v.strip()):
         return float(v)
     return None
+
+
+def message(code, text, objects=None):
+    m = {"code": code, "text": text, "status": "ERROR"}
+    if objects:
+        m["objects"] = objects
+    return m
+
+
+def integer(v, low=0, high=2 ** 31 - 1):
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def ip(v, version=None):
+    try:
+        return "%" not in v and version in (None, ipaddress.ip_address(v).version)
+    except ValueError:
+        return False
+
+
+def hostname(v):
+    """A host name (one trailing dot allowed), never an IP address."""
+    h = v[:-1] if v.endswith(".") else v
+    return 0 < len(h) <= 253 and not ip(h) and all(
+        re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", label) for label in h.split("."))
+
+
+def check_rr(rr, where):
+    """Every problem of one ResourceRecord (where: e.g. "adds[0]"), as EF02021 messages."""
+    errs = []
+
+    def bad(text):
+        errs.append(message("EF02021", f"{where}: {text}"))
+
+    if not isinstance(rr, dict):
+        bad("a record must be a JSON object.")
+        return errs
+    for k in rr:
+        if k not in RR_KEYS:
+            bad(f"unknown field {k}.")
+    for k in ("name", "type", "value"):
+        if k not in rr:
+            bad(f"{k} is required.")
+    for k in ("name", "type", "value", "raw"):
+        if k in rr and not isinstance(rr[k], str):
+            bad(f"{k} must be a string.")
+    name, typ, value = (rr.get(k) if isinstance(rr.get(k), str) else None for k in ("name", "type", "value"))
+    if name is not None and name.endswith("."):
+        bad(f"the name {name} is absolute; names are relative to the zone (\"\" or \"@\" for the apex).")
+    elif name not in (None, "", "@") and (len(name) > 253 or not all(
+            re.fullmatch(r"[A-Za-z0-9_*-]{1,63}", label) for label in name.split("."))):
+        bad(f"the name {name} is not a valid relative name.")
+    if typ is not None and typ not in RR_TYPES:
+        bad(f"type {typ} is not one of {', '.join(RR_TYPES)}.")
+    if value == "":
+        bad("value must not be empty.")
+    elif value is not None and (typ == "A" and not ip(value, 4) or typ == "AAAA" and not ip(value, 6)):
+        bad(f"{value} is not an IPv{4 if typ == 'A' else 6} address.")
+    elif value is not None and typ in HOST_TYPES and not hostname(value):
+        bad(f"the {typ} value {value} is not a host name.")
+    if typ == "CNAME" and name in ("", "@"):
+        bad("a CNAME is not allowed at the zone apex.")
+    if typ in PREF_TYPES and not integer(rr.get("pref"), 0, 65535):
+        bad(f"pref is required for {typ} and must be an integer from 0 to 65535.")
+    elif typ in RR_TYPES and typ not in PREF_TYPES and "pref" in rr:
+        bad(f"pref is only allowed for {' and '.join(PREF_TYPES)}.")
+    if "ttl" in rr and not integer(rr["ttl"]):
+        bad("ttl must be an integer from 0 to 2147483647.")
+    return errs
+
+
+def rr_key(rr):
+    """What records match on: name ("" == "@"), type, value (host names without case or trailing dot), pref."""
+    typ, value = rr["type"], rr["value"]
+    if typ in HOST_TYPES:
+        value = value.lower().removesuffix(".")
+    elif typ in ("A", "AAAA"):
+        value = ipaddress.ip_address(value)
+    return ("" if rr["name"] == "@" else rr["name"].lower()), typ, value, rr.get("pref")
+
+
+def rr_text(rr):
+    return " ".join(str(x) for x in (rr["name"] or "@", rr["type"], rr.get("pref"), rr["value"]) if x is not None)
+
+
+def apply_stream(zone, adds, rems):
+    """The zone's records after removing rems and adding adds (both checked), and every EF message against that."""
+    records, errs, where = list(zone["resourceRecords"]), [], f"{zone['origin']}@{zone['virtualNameServer']}"
+    for i, rr in enumerate(rems):
+        if not any(rr_key(r) == rr_key(rr) for r in records):
+            errs.append(message("EF02023", "The record to remove does not exist.",
+                                [{"type": f"{where}/rems[{i}]", "value": rr_text(rr)}]))
+        records = [r for r in records if rr_key(r) != rr_key(rr)]
+    for i, rr in enumerate(adds):
+        if any(rr_key(r) == rr_key(rr) for r in records):
+            errs.append(message("EF02022", "Der Zusatzeintrag wurde doppelt eingetragen.",
+                                [{"type": f"{where}/adds[{i}]", "value": rr_text(rr)}]))
+            continue
+        stored = {"name": "" if rr["name"] == "@" else rr["name"], "type": rr["type"], "value": rr["value"]}
+        if rr["type"] in PREF_TYPES:
+            stored["pref"] = rr["pref"]
+        records.append(dict(stored, ttl=rr.get("ttl", 3600)))
+    types = {}
+    for r in records:
+        types.setdefault(r["name"].lower(), []).append(r["type"])
+    if zone["wwwInclude"] and "main" in zone:
+        types.setdefault("www", []).append("A")
+    for name, ts in types.items():
+        if "CNAME" in ts and len(ts) > 1:
+            errs.append(message("EF02024", "A CNAME cannot be combined with other records.",
+                                [{"type": f"{where}/rr", "value": f"{name or '@'} {' '.join(ts)}"}]))
+    return records, errs
+
+
+def seed_zone(obj, now):
+    """The stored zone for one /_emulator/seed-zones item, and every problem of it."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("origin"), str) \
+            or not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", obj["origin"]):
+        return None, [message("EF02020", "A zone must be an object with an origin domain name.")]
+    origin, errs = obj["origin"], []
+
+    def bad(text):
+        errs.append(message("EF02020", f"{origin}: {text}"))
+
+    for k in obj:
+        if k not in ZONE_KEYS:
+            bad(f"unknown zone field {k}.")
+    vns = obj.get("virtualNameServer", "a.ns14.net")
+    if not isinstance(vns, str) or not hostname(vns):
+        bad("virtualNameServer must be a host name.")
+    soa = obj.get("soa", {})
+    if not isinstance(soa, dict) or set(soa) - set(SOA_DEFAULT) - {"email"} \
+            or not all(integer(soa[k]) for k in set(soa) & set(SOA_DEFAULT)) \
+            or not isinstance(soa.get("email", ""), str):
+        bad(f"soa may only have the integers {', '.join(SOA_DEFAULT)} and the string email.")
+        soa = {}
+    servers = obj.get("nameServers", [{"name": f"{c}.ns14.net"} for c in "abc"])
+    if not isinstance(servers, list) or not all(
+            isinstance(s, dict) and set(s) <= {"name", "ttl"} and isinstance(s.get("name"), str)
+            and hostname(s["name"]) and integer(s.get("ttl", 0)) for s in servers):
+        bad("nameServers must be a list of {name, ttl} with host names.")
+    main = obj.get("main")
+    if main is not None and not (isinstance(main, dict) and set(main) <= {"address", "ttl"} and
+                                 isinstance(main.get("address"), str) and ip(main["address"], 4)
+                                 and integer(main.get("ttl", 0))):
+        bad("main must be {address, ttl} with an IPv4 address.")
+    if not isinstance(obj.get("wwwInclude", False), bool):
+        bad("wwwInclude must be a boolean.")
+    rrs = obj.get("resourceRecords", [])
+    if not isinstance(rrs, list):
+        bad("resourceRecords must be a list.")
+        rrs = []
+    for i, rr in enumerate(rrs):
+        errs += check_rr(rr, f"{origin}/resourceRecords[{i}]")
+    zone = {"origin": origin, "virtualNameServer": vns, "soa": {**SOA_DEFAULT, "email": f"hostmaster@{origin}", **soa},
+            "nameServers": servers}
+    if main is not None:
+        zone["main"] = main
+    zone.update(wwwInclude=obj.get("wwwInclude", False), resourceRecords=[], created=now, updated=now)
+    if not errs:
+        zone["resourceRecords"], errs = apply_stream(zone, rrs, [])
+    return zone, errs
+
+
+def now_text():
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
 
 
 def check_mailproxy(obj, task, create, merge):
@@ -166,6 +352,7 @@ class State:
 
     def reset(self):
         self.objects = {}
+        self.zones = {}
         self.faults = []
         self.log = []
         self.recent = {}
@@ -339,6 +526,19 @@ class Handler(BaseHTTPRequestHandler):
                                       obj={"type": "MailProxy", "value": obj["domain"]})
         if method == "POST" and path == "/mailProxy/_search":
             return self.search(self.parse_json(body or b"{}", "0514"), keys)
+        m = re.fullmatch(r"/zone/([^/]+)/_stream", path)
+        if m:
+            if method != "POST":
+                raise Failure(405, "E0000", "Method not allowed.")
+            return self.zone_stream(m.group(1), keys, body)
+        m = re.fullmatch(r"/zone/([^/]+)(?:/([^/]+))?", path)
+        if m:
+            if method != "GET":
+                raise Failure(405, "E0000", "Method not allowed (the emulator has only GET and _stream on zones).")
+            with st.lock:
+                zone = self.find_zone(*m.groups(), "E0205", "Zone data could not be inquired.")
+                return 200, self.envelope("S0205", "Zone data has been inquired successfully.",
+                                          data=[copy.deepcopy(zone)], obj={"type": "Zone", "value": m.group(1)})
         m = re.fullmatch(r"/mailProxy/([^/]+)", path)
         if not m:
             raise Failure(404, "E0000", "Unknown route.")
@@ -372,9 +572,42 @@ class Handler(BaseHTTPRequestHandler):
                                       obj={"type": "MailProxy", "value": domain})
         raise Failure(405, "E0000", "Method not allowed.")
 
+    def find_zone(self, name, vns, code, text):
+        """The stored zone name (on nameserver vns, if given); call with the lock held."""
+        zone = self.server.state.zones.get(name.lower())
+        if zone is None or vns is not None and vns.lower().rstrip(".") != zone["virtualNameServer"].lower().rstrip("."):
+            raise Failure(404, code, text, [message("EF02050", f"There is no zone {name}.")])
+        return zone
+
+    def zone_stream(self, name, keys, body):
+        for k in keys:
+            if k != "autofix":
+                raise Failure(400, *ZONE_FAIL, [message("EF02020", f"keys[]={k} is not supported on _stream.")])
+        req = self.parse_json(body, "0202002")
+        if not isinstance(req, dict):
+            raise Failure(400, *ZONE_FAIL, [message("EF02020", "The body must be a JSON object {adds, rems}.")])
+        errs = [message("EF02020", f"Unknown field {k}; only adds and rems.") for k in req if k not in ("adds", "rems")]
+        for k in ("adds", "rems"):
+            if not isinstance(req.get(k, []), list):
+                errs.append(message("EF02020", f"{k} must be a list of records."))
+            else:
+                for i, rr in enumerate(req.get(k, [])):
+                    errs += check_rr(rr, f"{k}[{i}]")
+        if errs:
+            raise Failure(400, *ZONE_FAIL, errs)
+        with self.server.state.lock:
+            zone = self.find_zone(name, None, *ZONE_FAIL)
+            records, errs = apply_stream(zone, req.get("adds", []), req.get("rems", []))
+            if errs:
+                raise Failure(400, *ZONE_FAIL, errs)
+            zone.update(resourceRecords=records, updated=now_text())
+            data = [copy.deepcopy(zone)]
+        return 200, self.envelope("S0202002", "Zone was updated.", data=data,
+                                  obj={"type": "Zone", "value": name, "summary": 1})
+
     def store(self, obj, current, merge=False):
         """The stored object after a create (current None) or an update."""
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        now = now_text()
         user = {"context": self.server.state.context, "user": self.server.state.user}
         protection = obj.get("protection", "MEDIUM" if current is None else current["protection"])
         out = {"domain": obj["domain"], "target": obj.get("target", current and current["target"]),
@@ -463,6 +696,14 @@ class Handler(BaseHTTPRequestHandler):
                         return self.send_json(400, {"errors": errs})
                     st.objects[obj["domain"]] = None
                     st.objects[obj["domain"]] = self.store(obj, None)
+            elif path == "/_emulator/seed-zones":
+                zones = []
+                for obj in data if isinstance(data, list) else [None]:
+                    zone, errs = seed_zone(obj, now_text())
+                    if errs:
+                        return self.send_json(400, {"errors": errs})
+                    zones.append(zone)
+                st.zones.update((z["origin"], z) for z in zones)
             elif path == "/_emulator/fault":
                 st.faults.append(dict({"count": 1}, **data))
             elif path == "/_emulator/config":
@@ -471,6 +712,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, st.log)
             elif path == "/_emulator/objects":
                 return self.send_json(200, st.objects)
+            elif path == "/_emulator/zones":
+                return self.send_json(200, st.zones)
             else:
                 return self.send_json(404, {"error": "unknown control route"})
         return self.send_json(200, {"ok": True})

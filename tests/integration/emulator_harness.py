@@ -66,3 +66,9 @@ class Emulator:
 
     def objects(self):
         return self.control("objects")
+
+    def seed_zones(self, zones):
+        self.control("seed-zones", zones)
+
+    def zones(self):
+        return self.control("zones")

@@ -27,11 +27,14 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 class BashCompletion(MailproxyTest):
     def test_subcommands(self):
-        self.assertEqual(bash_complete(["mailproxy", ""]), ["entry", "level", "zone", "autodns", "completion"])
+        self.assertEqual(bash_complete(["mailproxy", ""]),
+                         ["entry", "level", "zone", "enable", "disable", "autodns", "completion"])
         self.assertEqual(bash_complete(["mailproxy", "zone", "lint", "--fail-on", "w"]), ["warning"])
+        self.assertEqual(bash_complete(["mailproxy", "zone", "rewrite", "--serial", "u"]), ["unixtime"])
+        self.assertEqual(bash_complete(["mailproxy", "enable", "--protection", "H"]), ["HIGH"])
         self.assertEqual(bash_complete(["mailproxy", "--backend", ""]), ["local", "autodns"])
         self.assertEqual(bash_complete(["mailproxy", "autodns", ""]), ["ping"])
-        self.assertEqual(bash_complete(["mailproxy", "en"]), ["entry"])
+        self.assertEqual(bash_complete(["mailproxy", "en"]), ["entry", "enable"])
         self.assertEqual(sorted(bash_complete(["mailproxy", "entry", ""])),
                          ["create", "delete", "export", "import", "info", "list", "update"])
         self.assertEqual(bash_complete(["mailproxy", "--store", "/tmp", "entry", "up"]), ["update"])

@@ -189,8 +189,9 @@ TEST_SUITE("cli.docs") {
         const auto t = tree();
         CHECK(t.leaves() == std::set<std::string>{"entry create", "entry update", "entry delete",
                                                   "entry info", "entry list", "entry export", "entry import",
-                                                  "level show", "zone lint", "zone rules", "autodns ping",
-                                                  "completion"});
+                                                  "level show", "zone lint", "zone rules", "zone rewrite",
+                                                  "zone check", "zone push", "enable", "disable",
+                                                  "autodns ping", "completion"});
         const auto update = Tree::long_options(t.at("entry update"));
         for (const char* o :
              {"add-whitelist", "remove-whitelist", "add-blacklist", "remove-blacklist", "add-exclude",
