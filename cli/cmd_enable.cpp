@@ -1,6 +1,7 @@
 // `mailproxy enable DOMAIN` and `mailproxy disable DOMAIN`: the product documentation's three steps in one
 // command. Enable orders the entry first and then switches the MX, so that the proxy knows the domain
 // before mail arrives; disable puts the real server back first and removes the entry last.
+#include <algorithm>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -76,9 +77,10 @@ Expected<std::string> switch_mx(const Globals& g, const std::string& domain, con
     return describe_rewrite(*r, true);
 }
 
-/// Whether the revert would still change something (the zone points at the proxy).
-Expected<bool> still_switched(const Globals& g, const std::string& domain, const ZoneArgs& z,
-                              const zone::SwitchOptions& o) {
+/// The switch planned but not applied: whether it would change anything; an error when it cannot be
+/// done (syntax errors, conflicts, an unknown zone), so that nothing is started that cannot be finished.
+Expected<bool> plan_switch_only(const Globals& g, const std::string& domain, const ZoneArgs& z,
+                                const zone::SwitchOptions& o) {
     if (z.push) {
         auto client = open_autodns(g);
         if (!client)
@@ -91,17 +93,60 @@ Expected<bool> still_switched(const Globals& g, const std::string& domain, const
     zone::RewriteOptions ro;
     ro.read.origin = absolute_name(z.origin.empty() ? domain : z.origin);
     ro.change = o;
+    ro.ttl = ttl_of(z.sw);
+    ro.serial = serial_style(z.serial);
     auto r = zone::rewrite_file(z.zone_file, ro);
     if (!r.problems.empty())
-        return fail(ErrorCode::failed, rewrite_problems(r) + fmt::format("{}: cannot be read", z.zone_file));
+        return fail(ErrorCode::failed,
+                    rewrite_problems(r) + fmt::format("{}: cannot be switched", z.zone_file));
     return r.changed();
 }
 
-std::string finish_switch(const std::string& domain, const ZoneArgs& z, bool revert,
+/// A word for a shell command line, quoted when it needs to be.
+std::string shell_word(const std::string& w) {
+    const bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+               std::string_view("._/:@%+=,-").find(c) != std::string_view::npos;
+    });
+    return plain ? w : "'" + util::replace_all(w, "'", "'\\''") + "'";
+}
+
+/// The command that does the switch step alone, with every option this run used.
+std::string finish_switch(const Globals& g, const std::string& domain, const ZoneArgs& z, bool revert,
                           const std::string& target) {
-    const auto back = revert ? fmt::format(" --revert --target {}", target) : "";
-    return z.push ? fmt::format("mailproxy zone push {}{}", domain, back)
-                  : fmt::format("mailproxy zone rewrite --in-place{} {}", back, z.zone_file);
+    std::string out = "mailproxy";
+    const auto add = [&out](std::initializer_list<std::string_view> words) {
+        for (const auto word : words)
+            out += " " + shell_word(std::string(word));
+    };
+    if (!g.config.empty())
+        add({"--config", g.config});
+    if (z.push && g.demo)
+        add({"--demo"});
+    if (z.push) {
+        add({"zone", "push"});
+    } else {
+        add({"zone", "rewrite", "--in-place", "--origin", z.origin.empty() ? domain : z.origin});
+        if (z.serial != "auto")
+            add({"--serial", z.serial});
+    }
+    const auto& sw = z.sw;
+    if (absolute_name(sw.proxy_host) != zone::k_proxy_host)
+        add({"--proxy-host", sw.proxy_host});
+    if (!sw.custom_host.empty())
+        add({"--custom-host", sw.custom_host});
+    for (const auto& address : sw.addresses)
+        add({"--address", address});
+    if (sw.replace)
+        add({"--replace"});
+    if (sw.preference != 10)
+        add({"--preference", std::to_string(sw.preference)});
+    if (sw.ttl >= 0)
+        add({"--ttl", std::to_string(sw.ttl)});
+    if (revert)
+        add({"--revert", "--target", target});
+    add({z.push ? domain : z.zone_file});
+    return out;
 }
 
 Expected<std::string> checked_domain(const std::string& input) {
@@ -136,6 +181,14 @@ int run_enable(const Globals& g, const EnableArgs& a) {
     if (auto errors = entry::validate(wanted); !errors.empty()) {
         print_error(store::describe_invalid(*domain, errors));
         return k_exit_invalid;
+    }
+    // the switch must be possible before anything is ordered
+    if (auto planned = plan_switch_only(g, *domain, a.zone, *sw); !planned) {
+        print_error(planned.error().message);
+        print_error(
+            fmt::format("{}: nothing was done: no entry was created and the MX is as it was", *domain));
+        return planned.error().code == ErrorCode::failed ? k_exit_failed
+                                                         : exit_code_for(planned.error().code);
     }
     auto opened = open_store(g);
     if (!opened) {
@@ -186,7 +239,7 @@ int run_enable(const Globals& g, const EnableArgs& a) {
         print_error(
             fmt::format("{}: the entry is in place (step 1 of 2 done), but the MX was not switched (step "
                         "2 failed): mail still goes to the old server. Finish with:\n  {}",
-                        *domain, finish_switch(*domain, a.zone, false, "")));
+                        *domain, finish_switch(g, *domain, a.zone, false, "")));
         return switched.error().code == ErrorCode::failed ? k_exit_failed
                                                           : exit_code_for(switched.error().code);
     }
@@ -250,10 +303,11 @@ int run_disable(const Globals& g, const DisableArgs& a) {
         print_error("disable: " + sw.error().message);
         return k_exit_usage;
     }
+    sw->exclusive = true;  // no MX may be left to a proxy host nobody named
     if (target.empty()) {
         // no entry and no --target: done only if the zone no longer points at the proxy
         sw->targets.clear();
-        auto left = still_switched(g, *domain, a.zone, *sw);
+        auto left = plan_switch_only(g, *domain, a.zone, *sw);
         if (!left) {
             print_error(left.error().message);
             return exit_code_for(left.error().code);

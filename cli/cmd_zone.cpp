@@ -211,8 +211,8 @@ int run_check(const Globals& g, const CheckArgs& a) {
     }
     for (const auto& host : r->unanswered) {
         print_note(g,
-                   fmt::format("{}: the server refused to give the addresses of {} (not in its zones); they "
-                               "were not checked",
+                   fmt::format("{}: the addresses of {} were not checked (the server refused them, or there "
+                               "are too many)",
                                r->file, host));
     }
     const auto threshold = severity_of(a.fail_on);

@@ -119,20 +119,36 @@ std::string rewrite_problems(const zone::RewriteResult& r) {
 Expected<zone::RewriteResult> rewrite_in_place(const std::string& file, const zone::RewriteOptions& o,
                                                const std::string& backup) {
     auto r = zone::rewrite_file(file, o);
-    if (!r.problems.empty())
+    if (!r.problems.empty()) {
         return fail(ErrorCode::failed,
                     rewrite_problems(r) + fmt::format("{}: not rewritten; nothing was written", file));
+    }
     if (!r.changed())
         return r;
-    auto mode = util::mode_of(file);
+    // a symbolic link stays one: the file it names is replaced
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(file, ec);
+    if (ec)
+        return fail(ErrorCode::io,
+                    fmt::format("cannot resolve {}: {}; nothing was written", file, ec.message()));
+    auto mode = util::mode_of(real);
     if (!mode)
         return tl::make_unexpected(mode.error());
     if (!backup.empty()) {
         if (auto ok = util::write_atomically(file + backup, r.original, *mode); !ok)
-            return fail(ok.error().code, ok.error().message + "; nothing was changed");
+            return fail(ok.error().code, ok.error().message + fmt::format("; {} is as it was", file));
     }
-    if (auto ok = util::write_atomically(file, r.text, *mode); !ok)
+    auto staged = util::StagedFile::write(real, r.text, *mode);
+    if (!staged)
+        return fail(staged.error().code, staged.error().message + fmt::format("; {} is as it was", file));
+    if (auto ok = staged->commit(); !ok)
         return fail(ok.error().code, ok.error().message + fmt::format("; {} is as it was", file));
+    if (auto ok = util::fsync_dir(real.parent_path()); !ok) {
+        return fail(
+            ok.error().code,
+            ok.error().message +
+                fmt::format("; {} holds the new version, but a crash now could bring the old back", file));
+    }
     return r;
 }
 
@@ -186,7 +202,7 @@ Expected<PushOutcome> push_zone(autodns::Client& client, const std::string& doma
         std::string msg;
         for (const auto& c : out.change.conflicts)
             msg += (msg.empty() ? "" : "\n") + fmt::format("{}: {}", name, c);
-        return fail(ErrorCode::invalid, msg + fmt::format("\n{}: nothing was sent", name));
+        return fail(ErrorCode::failed, msg + fmt::format("\n{}: nothing was sent", name));
     }
     if (out.change.empty() || dry_run)
         return out;

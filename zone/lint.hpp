@@ -40,7 +40,7 @@ struct LintResult {
     /// Set by `zone check`: the records as DNS answered them; a finding's line is an index into these
     /// (1-based, 0 for none) and its file is the domain.
     std::vector<std::string> answers;
-    std::vector<std::string> unanswered;  ///< `zone check`: hosts whose addresses the server refused to give
+    std::vector<std::string> unanswered;  ///< `zone check`: hosts whose addresses were not checked
 };
 
 /// Reads one zone file and applies every rule. Keeps only what the rules need (MX, CNAME, apex TXT,

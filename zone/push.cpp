@@ -20,6 +20,21 @@ std::string str(const nlohmann::ordered_json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+/// The MX preference as AutoDNS sends it (a number; a numeric string is read too), else 0.
+unsigned pref_of(const nlohmann::ordered_json& rr) {
+    if (!rr.contains("pref"))
+        return 0;
+    const auto& p = rr.at("pref");
+    if (p.is_number_unsigned() && p.get<unsigned long long>() <= 65535)
+        return static_cast<unsigned>(p.get<unsigned long long>());
+    if (p.is_string()) {
+        const auto v = util::parse_integer(p.get<std::string>());
+        if (v && *v >= 0 && *v <= 65535)
+            return static_cast<unsigned>(*v);
+    }
+    return 0;
+}
+
 std::string owner_of(const std::string& name, const std::string& origin) {
     return name.empty() || name == "@" ? origin : util::to_lower(name) + "." + origin;
 }
@@ -43,17 +58,21 @@ StreamChange plan_stream(const nlohmann::ordered_json& zone, const std::string& 
         const auto type = util::to_upper(str(rr, "type"));
         const auto owner = owner_of(name, origin);
         if (owner == origin && type == "MX") {
-            const auto pref = rr.value("pref", 0);
             mx_refs.push_back(&rr);
-            mx.push_back({static_cast<unsigned>(pref), absolute_value(str(rr, "value"))});
+            mx.push_back({pref_of(rr), absolute_value(str(rr, "value"))});
         } else if (!o.custom_host.empty() && owner == o.custom_host &&
                    (type == "A" || type == "AAAA" || type == "CNAME")) {
             host_refs.push_back(&rr);
             hosts.push_back({type, type == "CNAME" ? absolute_value(str(rr, "value")) : str(rr, "value")});
         }
     }
-    const auto plan = plan_switch(mx, hosts, o);
-    out.conflicts = plan.conflicts;
+    auto with_origin = o;
+    with_origin.origin = origin;
+    const auto plan = plan_switch(mx, hosts, with_origin);
+    for (const auto& c : plan.conflicts)
+        out.conflicts.push_back(c.message);
+    if (!out.conflicts.empty())
+        return out;
     std::optional<long long> removed_ttl;
     const auto remove = [&](const nlohmann::ordered_json& rr) {
         nlohmann::ordered_json r{

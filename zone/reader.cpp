@@ -36,7 +36,8 @@ struct Logical {
     std::vector<Token> tokens;
     bool starts_blank = false;
     int line = 0;
-    int end_line = 0;  ///< the line the record ends on
+    int start_line = 0;  ///< the line the record starts on (a '(' may come before its first token)
+    int end_line = 0;    ///< the line the record ends on
     int col = 0;
     std::vector<Finding> errors;  ///< lexical errors; the record is dropped when there are any
 };
@@ -55,6 +56,7 @@ void lex(std::string_view text, const std::string& file, Emit&& emit) {
         rec.errors.clear();
         rec.starts_blank = text[i] == ' ' || text[i] == '\t';
         rec.line = line;
+        rec.start_line = line;
         rec.col = 1;
         int depth = 0;
         int open_line = 0, open_col = 0;
@@ -335,6 +337,7 @@ class Reader {
                                "write seconds or units such as 1h, 2d");
             }
             m_default_ttl = ttl;
+            m_ttl_directive = true;
             return;
         }
         if (iequals(name, "$INCLUDE")) {
@@ -519,6 +522,15 @@ class Reader {
                 break;
             }
         }
+        // RFC 1035 5.1 as BIND reads it: without $TTL, a record without a TTL has the last one written
+        if (!m_ttl_directive) {
+            for (std::size_t k = owner_written ? 1 : 0; k < type_index; ++k) {
+                if (std::isdigit(static_cast<unsigned char>(t[k].text.front())) != 0) {
+                    m_default_ttl = ldns_rr_ttl(rr);
+                    break;
+                }
+            }
+        }
         if (type == LDNS_RR_TYPE_SOA && ++m_soa_count > 1) {
             problem(pos, "soa-duplicate", "a second SOA record (ldns silently keeps only one)",
                     "a zone has exactly one SOA: remove this one");
@@ -538,7 +550,7 @@ class Reader {
         }
         ++m_result.records;
         m_on_record(RecordView{pos, t, owner_written, type_index, rr, m_result.origin, m_prev_owner,
-                               rec.end_line, generated, m_origin});
+                               rec.end_line, generated, m_origin, rec.start_line});
     }
 
     static std::string excerpt(const std::vector<Token>& t, std::size_t from) {
@@ -559,6 +571,7 @@ class Reader {
     std::string m_origin = ".";
     Rdf m_origin_rdf{ldns_dname_new_frm_str(".")};
     uint32_t m_default_ttl = 3600;
+    bool m_ttl_directive = false;  // a $TTL was read: it alone gives the default from then on
     std::string m_prev_owner;
     std::string m_buffer;
     Position m_pos;  // of the current record; reused so that no string is copied per record

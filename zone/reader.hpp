@@ -49,12 +49,15 @@ struct RecordView {
     int end_line;                       ///< the last line of the record (its closing parenthesis, comment)
     bool generated;                     ///< made by $GENERATE (one line holds many records)
     const std::string& current_origin;  ///< the $ORIGIN in effect, absolute
+    int start_line;                     ///< the first line of the record (a '(' may precede its first token)
 };
 
 /// How the origin was chosen, for -v.
 enum class OriginSource { option, directive, soa, file_name, none };
 std::string_view to_string(OriginSource s);
 
+/// Records without a TTL get the $TTL in effect; before any $TTL, the last TTL written (RFC 1035 5.1 as
+/// BIND reads it), else 3600.
 struct ReadOptions {
     std::string origin;  ///< --origin; empty = find it (see read_zone)
     std::size_t max_file_size = std::size_t(2) << 30;

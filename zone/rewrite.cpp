@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -64,7 +65,21 @@ struct Rec {
     std::string value;  ///< MX exchange / A, AAAA address / CNAME target (absolute, lower-case)
     unsigned pref = 0;
     uint32_t serial = 0;
+    uint64_t hash = 0;  ///< of the canonical record (owner, TTL, class, type, data)
 };
+
+/// FNV-1a of the record's canonical text: what the read-back check compares.
+uint64_t record_hash(ldns_rr* rr) {
+    ldns_rr2canonical(rr);
+    char* s = ldns_rr2str(rr);
+    uint64_t h = 1469598103934665603ULL;
+    for (const char* p = s; p != nullptr && *p != '\0'; ++p) {
+        h ^= static_cast<unsigned char>(*p);
+        h *= 1099511628211ULL;
+    }
+    LDNS_FREE(s);
+    return h;
+}
 
 /// The file's lines, each with its line end.
 std::vector<std::string_view> split_lines(std::string_view text) {
@@ -138,6 +153,12 @@ class Rewriter {
         }
         render();
         verify();
+        if (!m_r.problems.empty()) {
+            m_r.text.clear();
+            m_r.ops.clear();
+            m_r.changes.clear();
+            m_r.serial.reset();
+        }
     }
 
   private:
@@ -192,7 +213,10 @@ class Rewriter {
             const auto* rr = v.rr;
             const auto type = ldns_rr_get_type(rr);
             const bool main = v.pos.file == m_path;
+            const auto hash = record_hash(const_cast<ldns_rr*>(rr));  // the reader frees it after us
+            m_hashes.push_back(hash);
             Rec r;
+            r.hash = hash;
             r.pos = v.pos;
             r.type = type;
             r.apex = origin && ldns_dname_compare(ldns_rr_owner(rr), origin.get()) == 0;
@@ -209,7 +233,7 @@ class Rewriter {
                 if (t != "@" && !t.ends_with("."))
                     m_relative = true;
             }
-            r.first = v.pos.line;
+            r.first = v.start_line;
             r.last = v.end_line;
             r.owner_written = v.owner_written;
             r.generated = v.generated;
@@ -255,7 +279,7 @@ class Rewriter {
     }
 
     void plan() {
-        const auto& o = m_o.change;
+        const auto& o = m_o.change;  // its origin is set here from the file
         const auto& origin = m_r.origin;
         // the records the switch looks at: apex MX and the custom host's addresses, in this file or included
         std::vector<std::pair<bool, std::size_t>> mx_refs, host_refs;
@@ -275,31 +299,24 @@ class Rewriter {
         };
         gather(m_recs, false);
         gather(m_included, true);
-        const Position top{m_path, 1, 1};
-        if (!o.custom_host.empty()) {
-            const bool in_zone = origin == "." || o.custom_host.ends_with("." + origin);
-            if (o.custom_host == origin) {
-                problem(top, "rewrite-custom-host",
-                        fmt::format("the custom host {} is the zone's apex", o.custom_host),
-                        "name a host inside the zone, such as mx.example.com.");
-            } else if (!o.revert && in_zone && o.addresses.empty() &&
-                       std::none_of(hosts.begin(), hosts.end(),
-                                    [](const auto& h) { return h.type != "CNAME"; })) {
-                problem(top, "rewrite-custom-host",
-                        fmt::format("the custom host {} has no address in the zone", o.custom_host),
-                        "give the MailProxy's address with --address");
-            } else if (!in_zone && !o.addresses.empty()) {
-                problem(top, "rewrite-custom-host",
-                        fmt::format("the custom host {} is not inside the zone {}", o.custom_host, origin),
-                        "add its address records in its own zone, and leave out --address here");
+        auto with_origin = o;
+        with_origin.origin = origin;
+        m_plan = plan_switch(mx, hosts, with_origin);
+        for (const auto& c : m_plan.conflicts) {
+            Position pos{m_path, 1, 1};
+            if (c.host_record) {
+                const auto [inc, i] = host_refs[*c.host_record];
+                pos = (inc ? m_included : m_recs)[i].pos;
+            } else if (c.mx_record) {
+                const auto [inc, i] = mx_refs[*c.mx_record];
+                pos = (inc ? m_included : m_recs)[i].pos;
             }
+            problem(pos, "rewrite-conflict", c.message,
+                    c.host_record ? "never A and CNAME together: choose another name or pass --replace"
+                                  : "nothing was changed");
         }
-        m_plan = plan_switch(mx, hosts, o);
-        for (std::size_t k = 0; k < m_plan.conflicts.size(); ++k) {
-            const auto [inc, i] = host_refs[m_plan.remove_host[k]];
-            problem((inc ? m_included : m_recs)[i].pos, "rewrite-conflict", m_plan.conflicts[k],
-                    "never A and CNAME together: choose another name or pass --replace");
-        }
+        if (!m_r.problems.empty())
+            return;
         for (const auto idx : m_plan.remove_mx) {
             const auto [inc, i] = mx_refs[idx];
             unchangeable((inc ? m_included : m_recs)[i], inc);
@@ -426,16 +443,29 @@ class Rewriter {
         }
         const auto& tk = t->tokens;
         const auto start = [&](std::size_t k) { return static_cast<std::size_t>(tk[k].col - 1); };
+        // the blanks between two tokens on the template's line; a '(' or ')' there belongs to the template
         const auto sep = [&](std::size_t k) -> std::string {
             if (k + 1 < tk.size() && tk[k + 1].line == tk[k].line) {
                 const auto end = start(k) + tk[k].text.size();
-                if (end <= start(k + 1) && start(k + 1) <= line.size())
-                    return std::string(line.substr(end, start(k + 1) - end));
+                if (end <= start(k + 1) && start(k + 1) <= line.size()) {
+                    std::string blanks;
+                    for (char c : line.substr(end, start(k + 1) - end)) {
+                        if (c == ' ' || c == '\t')
+                            blanks += c;
+                    }
+                    return blanks.empty() ? " " : blanks;
+                }
             }
             return " ";
         };
         std::string s;
-        const std::string lead(line.substr(0, std::min(line.size(), start(0))));
+        std::string lead;  // the blanks before the first token (a '(' there belongs to the template)
+        for (char c : line.substr(0, std::min(line.size(), start(0)))) {
+            if (c == ' ' || c == '\t')
+                lead += c;
+        }
+        if (!t->owner_written && lead.empty())
+            lead = "\t";
         std::size_t k = 0;
         if (write_owner) {
             std::string after;
@@ -585,32 +615,58 @@ class Rewriter {
         }
     }
 
-    /// The new text must read without a problem and hold exactly the records planned.
+    /// The new text must read without a problem and hold exactly the records planned: the old records
+    /// less the removed ones and the old SOA, plus the added ones and the new SOA. Anything else (an owner
+    /// or a TTL another record inherited, say) refuses the rewrite.
     void verify() {
         ReadOptions ro = m_o.read;
         ro.origin = m_r.origin;
-        auto back = read_zone_text(m_r.text, m_path, ro, [](const RecordView&) {});
+        std::vector<uint64_t> after;
+        auto back = read_zone_text(m_r.text, m_path, ro, [&](const RecordView& v) {
+            after.push_back(record_hash(const_cast<ldns_rr*>(v.rr)));  // the reader frees it after us
+        });
+        if (!back.problems.empty()) {
+            return problem(
+                {m_path, 0, 0}, "rewrite-failed",
+                fmt::format("the rewritten zone does not read back (line {}: {}); nothing was written",
+                            back.problems[0].pos.line, back.problems[0].message),
+                "please report this with the zone file");
+        }
+        auto before = m_hashes;
+        std::sort(before.begin(), before.end());
+        std::sort(after.begin(), after.end());
+        std::vector<uint64_t> gone, added;
+        std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                            std::back_inserter(gone));
+        std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                            std::back_inserter(added));
         std::size_t removed = 0;
-        for (const auto x : m_removed)
-            removed += static_cast<std::size_t>(x);
-        const auto expected = m_records - removed + m_new.size();
-        if (!back.problems.empty() || back.records != expected) {
-            const auto what =
-                back.problems.empty()
-                    ? fmt::format("it holds {} records instead of {}", back.records, expected)
-                    : fmt::format("line {}: {}", back.problems[0].pos.line, back.problems[0].message);
-            problem({m_path, 0, 0}, "rewrite-failed",
-                    fmt::format("the rewritten zone does not read back as planned ({}); nothing was written",
-                                what),
-                    "please report this with the zone file");
+        bool removed_gone = true;
+        for (std::size_t i = 0; i < m_recs.size(); ++i) {
+            if (m_removed[i]) {
+                ++removed;
+                removed_gone = removed_gone && std::binary_search(gone.begin(), gone.end(), m_recs[i].hash);
+            }
+        }
+        const std::size_t soa = m_r.serial ? 1 : 0;
+        if (!removed_gone || gone.size() != removed + soa || added.size() != m_new.size() + soa) {
+            problem(
+                {m_path, 0, 0}, "rewrite-failed",
+                fmt::format("the rewrite would change other records than the {} planned: records here "
+                            "inherit something (an owner, or a TTL where there is no $TTL) from the records "
+                            "that change; nothing was written",
+                            removed + m_new.size()),
+                "write the owner and TTL out on the records around the MX, or add a $TTL line, and run "
+                "rewrite again");
         }
     }
 
     const std::string& m_path;
     const RewriteOptions& m_o;
     RewriteResult& m_r;
-    std::vector<Rec> m_recs;      // this file's records, in order
-    std::vector<Rec> m_included;  // records of $INCLUDE files that matter
+    std::vector<Rec> m_recs;         // this file's records, in order
+    std::vector<Rec> m_included;     // records of $INCLUDE files that matter
+    std::vector<uint64_t> m_hashes;  // of every record read, for the read-back check
     std::vector<std::string> m_origins;
     std::vector<std::string_view> m_lines;
     std::size_t m_records = 0;

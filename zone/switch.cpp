@@ -17,6 +17,34 @@ std::string address_type(const std::string& address) {
 SwitchPlan plan_switch(const std::vector<MxRecord>& apex_mx, const std::vector<HostRecord>& host_records,
                        const SwitchOptions& o) {
     SwitchPlan plan;
+    if (!o.custom_host.empty()) {
+        const bool in_zone = o.origin == "." || o.custom_host.ends_with("." + o.origin);
+        const bool has_address = std::any_of(host_records.begin(), host_records.end(),
+                                             [](const auto& h) { return h.type != "CNAME"; });
+        if (o.custom_host == o.origin) {
+            plan.conflicts.push_back(
+                {fmt::format(
+                     "the custom host {} is the zone's apex: name a host inside the zone, such as mx.{}",
+                     o.custom_host, o.origin),
+                 {},
+                 {}});
+        } else if (!in_zone && !o.addresses.empty()) {
+            plan.conflicts.push_back(
+                {fmt::format("the custom host {} is not inside the zone {}: add its address "
+                             "records in its own zone and leave out --address",
+                             o.custom_host, o.origin),
+                 {},
+                 {}});
+        } else if (!o.revert && in_zone && o.addresses.empty() && !has_address) {
+            plan.conflicts.push_back({fmt::format("the custom host {} has no address in the zone: give the "
+                                                  "MailProxy's address with --address",
+                                                  o.custom_host),
+                                      {},
+                                      {}});
+        }
+        if (!plan.conflicts.empty())
+            return plan;
+    }
     const auto is_proxy = [&](const std::string& exchange) {
         return exchange == o.proxy_host || (!o.custom_host.empty() && exchange == o.custom_host);
     };
@@ -42,6 +70,22 @@ SwitchPlan plan_switch(const std::vector<MxRecord>& apex_mx, const std::vector<H
             if (listed(host_records[i]))
                 plan.remove_host.push_back(i);
         }
+        if (o.exclusive && !o.targets.empty()) {
+            for (std::size_t i = 0; i < apex_mx.size(); ++i) {
+                const auto& m = apex_mx[i];
+                const bool target = std::any_of(o.targets.begin(), o.targets.end(),
+                                                [&](const MxRecord& t) { return t.exchange == m.exchange; });
+                if (!target && !is_proxy(m.exchange)) {
+                    plan.conflicts.push_back(
+                        {fmt::format(
+                             "MX {} {} would stay beside the mail server: if it is a MailProxy host of "
+                             "your own, name it with --custom-host; else remove it first",
+                             m.pref, m.exchange),
+                         {},
+                         i});
+                }
+            }
+        }
         return plan;
     }
     const auto& host = o.custom_host.empty() ? o.proxy_host : o.custom_host;
@@ -59,13 +103,15 @@ SwitchPlan plan_switch(const std::vector<MxRecord>& apex_mx, const std::vector<H
             continue;
         if (!o.replace) {
             plan.conflicts.push_back(
-                r.type == "CNAME"
-                    ? fmt::format("{} is a CNAME to {}: a name with a CNAME can have no A records (RFC 1034 "
-                                  "3.6.2); --replace removes the CNAME",
-                                  o.custom_host, r.value)
-                    : fmt::format("{} already has the {} record {}, which is not a MailProxy address; "
-                                  "--replace removes it",
-                                  o.custom_host, r.type, r.value));
+                {r.type == "CNAME"
+                     ? fmt::format("{} is a CNAME to {}: a name with a CNAME can have no A records (RFC 1034 "
+                                   "3.6.2); --replace removes the CNAME",
+                                   o.custom_host, r.value)
+                     : fmt::format("{} already has the {} record {}, which is not a MailProxy address; "
+                                   "--replace removes it",
+                                   o.custom_host, r.type, r.value),
+                 i,
+                 {}});
         }
         plan.remove_host.push_back(i);
     }

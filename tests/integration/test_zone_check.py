@@ -137,7 +137,7 @@ class ZoneCheckTest(MailproxyTest):
                          ["mta-sts-present", "mx-bypass", "mx-bypass", "spf-mx-mechanism"])
         # the authoritative server does not answer for names outside its zones: said with -v, not fatal
         r = self.check("bypass.test", "-v", expect=1)
-        self.assertIn("the server refused to give the addresses of relay.elsewhere.example. (not in its zones)", r.err)
+        self.assertIn("the addresses of relay.elsewhere.example. were not checked (the server refused them", r.err)
         gh = self.check("bypass.test", "--format", "github", expect=1).out
         self.assertIn("::error file=bypass.test.,line=", gh)
         self.assertIn("title=mx-bypass::", gh)

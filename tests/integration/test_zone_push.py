@@ -90,7 +90,7 @@ class AutoDnsZoneTest(MailproxyTest):
 
     def test_push_revert_and_custom_host(self):
         r = self.mp("zone", "push", "example.com", "--custom-host", "mx.example.com", "--address", "62.116.162.145",
-                    expect=3)
+                    expect=1)
         self.assertIn("example.com: mx.example.com. is a CNAME to mx1.example.com.", r.err)
         self.assertIn("example.com: nothing was sent", r.err)
         self.assertEqual(self.streams(), [])
@@ -105,6 +105,13 @@ class AutoDnsZoneTest(MailproxyTest):
                 "62.116.162.145", "--target", "mx1.example.com", "--target", "20:mx2.example.net", expect=0)
         self.assertEqual(self.mx(), [(10, "mx1.example.com"), (20, "mx2.example.net")])
         self.assertNotIn(("mx", "A", "62.116.162.145", None), self.records())
+        # the custom host's checks are the rewrite's: outside the zone, the apex, no address
+        for args, message in ((("mx.example.net", "--address", "62.116.162.145"), "is not inside the zone example.com."),
+                              (("example.com", "--address", "62.116.162.145"), "is the zone's apex"),
+                              (("mail.example.com",), "has no address in the zone")):
+            r = self.mp("zone", "push", "example.com", "--custom-host", *args, expect=1)
+            self.assertIn(message, r.err)
+        self.assertEqual(len(self.streams()), 2)
 
     def test_push_errors(self):
         r = self.mp("zone", "push", "unknown.example", expect=4)
@@ -159,18 +166,16 @@ class AutoDnsZoneTest(MailproxyTest):
         r = self.run_mp("disable", "example.com", "--zone-file", zone, expect=0)
         self.assertEqual(r.out, f"{zone}: nothing to change\nexample.com: entry removed already\n")
 
-    def test_enable_failing_at_the_zone_says_what_is_done_and_how_to_finish(self):
+    def test_enable_checks_the_zone_before_ordering_anything(self):
         zone = self.zone_file()
         with open(zone, "a") as f:
             f.write("broken IN A 999.1.1.1\n")
         r = self.run_mp("enable", "example.com", "--target", "mail.example.com", "--admin", "postmaster@example.com",
                         "--zone-file", zone, expect=1)
         self.assertIn(f"{zone}:12:1: error:", r.err)
-        self.assertIn("example.com: the entry is in place (step 1 of 2 done), but the MX was not switched", r.err)
-        self.assertIn(f"mailproxy zone rewrite --in-place {zone}", r.err)
-        self.assertTrue(os.path.exists(self.entry_file()))
+        self.assertIn("example.com: nothing was done: no entry was created and the MX is as it was", r.err)
+        self.assertFalse(os.path.exists(self.entry_file()))
         # invalid input: nothing at all happens
-        os.remove(self.entry_file())
         r = self.run_mp("enable", "example.com", "--target", "mail.example.com", "--admin", "not-an-address",
                         "--zone-file", zone, expect=3)
         self.assertIn("admin", r.err)
@@ -185,8 +190,52 @@ class AutoDnsZoneTest(MailproxyTest):
         self.assertIn("give --target HOST", r.err)
         self.run_mp("disable", "example.com", "--zone-file", zone, "--target", "mail.example.com", expect=0)
 
+    def test_disable_does_not_leave_an_mx_to_an_unnamed_custom_host(self):
+        zone = self.zone_file()
+        self.run_mp("enable", "example.com", "--target", "mail.example.com", "--admin", "postmaster@example.com",
+                    "--zone-file", zone, "--custom-host", "mx.example.com", "--address", "62.116.162.145", expect=0)
+        with open(zone, "rb") as f:
+            switched = f.read()
+        r = self.run_mp("disable", "example.com", "--zone-file", zone, expect=1)
+        self.assertIn("MX 10 mx.example.com. would stay beside the mail server", r.err)
+        self.assertIn("name it with --custom-host", r.err)
+        self.assertTrue(os.path.exists(self.entry_file()))
+        with open(zone, "rb") as f:
+            self.assertEqual(f.read(), switched)
+        self.run_mp("disable", "example.com", "--zone-file", zone, "--custom-host", "mx.example.com", "--address",
+                    "62.116.162.145", expect=0)
+        self.assertFalse(os.path.exists(self.entry_file()))
+        with open(zone) as f:
+            text = f.read()
+        self.assertNotIn("mx.example.com", text.replace("mail.example.com", ""))
+        self.assertNotIn("62.116.162.145", text)
+
+    def test_symbolic_link_stays_a_link(self):
+        real_dir = os.path.join(self.tmp, "real")
+        os.mkdir(real_dir)
+        real = os.path.join(real_dir, "example.com.zone")
+        shutil.copy(os.path.join(DATA, "relative.example.com.zone"), real)
+        link = os.path.join(self.tmp, "link.zone")
+        os.symlink(real, link)
+        self.run_mp("zone", "rewrite", "--origin", "example.com", "-i", link, expect=0)
+        self.assertTrue(os.path.islink(link))
+        with open(real) as f:
+            self.assertIn("MX  10 mailproxy.domain-robot.org.", f.read())
+        self.assertEqual(sorted(os.listdir(real_dir)), ["example.com.zone"])
+
     def test_enable_and_disable_with_autodns_and_push(self):
         self.env["MAILPROXY_BACKEND"] = "autodns"
+        # the zone step fails after the order: the entry stays, and the command that finishes is given
+        self.emulator.fault("POST /v1/zone/example.com/_stream", "error500")
+        r = self.mp("enable", "example.com", "--target", "mx1.example.com", "--admin", "postmaster@example.com",
+                    "--push", "--ttl", "300", expect=1)
+        self.assertIn("example.com: the entry is in place (step 1 of 2 done), but the MX was not switched", r.err)
+        self.assertIn(f"  mailproxy --config {self.config} zone push --ttl 300 example.com", r.err)
+        self.assertIn("example.com", self.emulator.objects())
+        self.assertEqual(self.mx(), [(10, "mx1.example.com"), (20, "mx2.example.net")])
+        self.mp("zone", "push", "--ttl", "300", "example.com", expect=0)
+        self.emulator.reset()
+        self.emulator.seed_zones([ZONE])
         r = self.mp("enable", "example.com", "--target", "mx1.example.com", "--admin", "postmaster@example.com",
                     "--push", expect=0)
         self.assertIn("example.com: entry created", r.out)

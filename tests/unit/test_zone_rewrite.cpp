@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "tests/unit/temp_dir.hpp"
 #include "zone/ldns.hpp"
@@ -182,11 +183,56 @@ TEST_SUITE("zone.rewrite") {
         }
     }
 
+    TEST_CASE("real zones with syntax errors are refused with every error listed") {
+        for (const auto& [file, origin, errors] :
+             std::vector<std::tuple<std::string, std::string, std::size_t>>{
+                 {"nsd__zonec_tests.offbyone", "example.net.", 1}, {"dnspython__example", "example.", 3}}) {
+            CAPTURE(file);
+            const auto r = rewrite_file((k_shared / file).string(), options(origin));
+            CHECK(r.problems.size() >= errors);
+            CHECK(std::all_of(r.problems.begin(), r.problems.end(),
+                              [](const Finding& f) { return f.rule == "syntax"; }));
+            CHECK(r.text.empty());
+            CHECK(r.changes.empty());
+        }
+    }
+
     TEST_CASE("hand-written zones keep their properties") {
         check_properties(k_data / "relative.example.com.zone", "example.com");
         check_properties(k_data / "absolute.example.net.zone", "example.net");
         check_properties(k_data / "nomx.example.org.zone", "example.org");
         check_properties(k_data / "inherit.example.com.zone", "example.com");
+    }
+
+    TEST_CASE("parentheses, a record starting with '(' and a file without a final newline") {
+        TempDir tmp;
+        const auto zone = tmp.path() / "example.com.zone";
+        write(zone,
+              "$TTL 300\n@ IN SOA ns h 1 1 1 1 1\n@ IN MX ( 10 mx1.example.net. )\n@ IN MX ( 10\n"
+              "  mx2.example.net. ) ; second\n  (\n  IN MX 20 mx3.example.net. )\nwww A 192.0.2.1");
+        check_properties(zone, "example.com");
+        const auto r = rewrite_file(zone.string(), options("example.com."));
+        CHECK(r.text ==
+              "$TTL 300\n@ IN SOA ns h 2 1 1 1 1\n IN MX 10 mailproxy.domain-robot.org.\nwww A 192.0.2.1");
+    }
+
+    TEST_CASE("a TTL another record inherits (no $TTL, RFC 1035) is not silently changed") {
+        TempDir tmp;
+        const auto zone = tmp.path() / "example.com.zone";
+        // without $TTL, www has the first MX's TTL 300 (BIND); removing that MX would give it 86400
+        write(zone,
+              "@ 86400 IN SOA ns h 1 1 1 1 1\n@ 300 IN MX 10 mx1.example.net.\nwww IN A 192.0.2.7\n"
+              "@ 300 IN MX 20 mx2.example.net.\n");
+        const auto r = rewrite_file(zone.string(), options("example.com."));
+        REQUIRE(r.problems.size() == 1);
+        CHECK(r.problems[0].rule == "rewrite-failed");
+        CHECK(r.problems[0].message.find("a TTL where there is no $TTL") != std::string::npos);
+        CHECK(r.text.empty());
+        // with $TTL the same change is fine
+        write(zone,
+              "$TTL 1h\n@ 86400 IN SOA ns h 1 1 1 1 1\n@ 300 IN MX 10 mx1.example.net.\nwww IN A 192.0.2.7\n"
+              "@ 300 IN MX 20 mx2.example.net.\n");
+        check_properties(zone, "example.com");
     }
 
     TEST_CASE("rewrites match the golden files") {
