@@ -34,6 +34,9 @@ struct Globals {
     /// The `[autodns]` section of the config file: credentials are never options, so the config reader
     /// takes them out before CLI11 sees them.
     std::map<std::string, std::string> autodns;
+    /// The command line, kept for `serve`'s reload (which parses it and the config file again).
+    int argc = 0;
+    char** argv = nullptr;
 };
 
 /// The parsed command line: the CLI11 tree, the global options, and the selected command.
@@ -43,6 +46,8 @@ struct Cli {
     Globals globals;
     /// Set by the selected subcommand's parse callback; runs after parsing is complete.
     std::function<int()> run;
+    /// The selected command's parsed arguments, for a command that parses itself again (serve's reload).
+    std::shared_ptr<void> args;
 };
 
 /// Builds the whole command tree (every subcommand registered).
@@ -55,6 +60,7 @@ void register_completion(Cli& cli);
 void register_autodns(Cli& cli);
 void register_zone(Cli& cli);
 void register_enable(Cli& cli);
+void register_serve(Cli& cli);
 
 /// Checks what the config file holds once parsing is done: a file that holds the AutoDNS password
 /// must not be readable by others. ErrorCode::config otherwise.

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
             return k_exit_usage;
         }
         cli->globals.config = cli->app.get_config_ptr()->as<std::string>();
+        cli->globals.argc = argc;
+        cli->globals.argv = argv;
         if (auto ok = check_config_file(cli->globals); !ok) {
             print_error(ok.error().message);
             return exit_code_for(ok.error().code);

@@ -8,10 +8,13 @@ packages=(
   g++ cmake ninja-build pkg-config clang-format
   # libraries (DESIGN §7)
   libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev libldns-dev
+  libasio-dev libssl-dev
   # tests and their real peers
   doctest-dev python3 openssl util-linux bash zsh fish mandoc
   # zone rewrite and check: patch applies our diffs, NSD serves zones for live checks
   patch nsd
+  # serve: swaks as the client, postfix's smtp-sink as the target
+  swaks postfix
 )
 
 missing=()
@@ -32,5 +35,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# postfix is installed for smtp-sink only: no mail system is configured or started
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

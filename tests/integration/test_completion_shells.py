@@ -28,7 +28,7 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 class BashCompletion(MailproxyTest):
     def test_subcommands(self):
         self.assertEqual(bash_complete(["mailproxy", ""]),
-                         ["entry", "level", "zone", "enable", "disable", "autodns", "completion"])
+                         ["entry", "level", "zone", "enable", "disable", "serve", "autodns", "completion"])
         self.assertEqual(bash_complete(["mailproxy", "zone", "lint", "--fail-on", "w"]), ["warning"])
         self.assertEqual(bash_complete(["mailproxy", "zone", "rewrite", "--serial", "u"]), ["unixtime"])
         self.assertEqual(bash_complete(["mailproxy", "enable", "--protection", "H"]), ["HIGH"])

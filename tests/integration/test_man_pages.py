@@ -6,7 +6,7 @@ import subprocess
 
 from harness import MailproxyTest, SOURCE
 
-PAGES = ["man/mailproxy.1", "man/mailproxy.conf.5"]
+PAGES = ["man/mailproxy.1", "man/mailproxy.conf.5", "man/mailproxy-serve.8"]
 
 
 class ManPages(MailproxyTest):

@@ -109,6 +109,8 @@ TEST_SUITE("cli.docs") {
 
         for (const auto& leaf : t.leaves()) {
             INFO("command: " << leaf);
+            if (leaf == "serve")
+                continue;  // mailproxy-serve(8), below
             REQUIRE_MESSAGE(sections.count(leaf) == 1, "no '.Ss " << leaf << "' section");
             const auto documented = documented_long_options(sections.at(leaf));
             for (const auto& opt : Tree::long_options(t.at(leaf))) {
@@ -141,6 +143,35 @@ TEST_SUITE("cli.docs") {
         }
         for (const auto& opt : outside)
             CHECK_MESSAGE(all.count(opt) == 1, "--" << opt << " does not exist");
+    }
+
+    TEST_CASE("mailproxy-serve(8) documents every option of serve under OPTIONS, and nothing else") {
+        const auto t = tree();
+        const auto page = test::read_file(test::source_dir() / "man/mailproxy-serve.8");
+        std::vector<std::string> options;
+        bool in = false;
+        std::istringstream text(page);
+        for (std::string line; std::getline(text, line);) {
+            if (line.starts_with(".Sh "))
+                in = line == ".Sh OPTIONS";
+            else if (in)
+                options.push_back(line);
+        }
+        REQUIRE(!options.empty());
+        const auto documented = documented_long_options(options);
+        const auto globals = Tree::long_options(t.at(""));
+        const auto serve = Tree::long_options(t.at("serve"));
+        for (const auto& opt : serve) {
+            if (globals.count(opt) == 0 && opt != "help")
+                CHECK_MESSAGE(documented.count(opt) == 1,
+                              "--" << opt << " of serve is not in mailproxy-serve(8)");
+        }
+        for (const auto& opt : documented)
+            CHECK_MESSAGE((serve.count(opt) == 1 || globals.count(opt) == 1),
+                          "--" << opt << " does not exist");
+        // mailproxy(1) points there
+        CHECK(test::read_file(test::source_dir() / "man/mailproxy.1").find("Xr mailproxy-serve 8") !=
+              std::string::npos);
     }
 
     TEST_CASE("mailproxy(1) documents every exit code and the environment") {
@@ -190,7 +221,7 @@ TEST_SUITE("cli.docs") {
         CHECK(t.leaves() == std::set<std::string>{"entry create", "entry update", "entry delete",
                                                   "entry info", "entry list", "entry export", "entry import",
                                                   "level show", "zone lint", "zone rules", "zone rewrite",
-                                                  "zone check", "zone push", "enable", "disable",
+                                                  "zone check", "zone push", "enable", "disable", "serve",
                                                   "autodns ping", "completion"});
         const auto update = Tree::long_options(t.at("entry update"));
         for (const char* o :

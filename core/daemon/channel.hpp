@@ -1,0 +1,64 @@
+#pragma once
+// asio is included here and in the daemon's .cpp files only.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <asio.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ssl.hpp>
+
+namespace mailproxy::daemon {
+
+using asio::awaitable;
+
+/// A byte stream to a peer: TCP (upgraded to TLS by STARTTLS) or a unix socket, with a time limit on
+/// every read and write. A time-out, a closed connection or any error throws asio::system_error
+/// (asio::error::timed_out for a time-out); sessions catch it at their edge.
+class Channel {
+  public:
+    explicit Channel(asio::ip::tcp::socket s) : m_sock(std::move(s)) {}
+    explicit Channel(asio::local::stream_protocol::socket s) : m_sock(std::move(s)) {}
+
+    awaitable<std::size_t> read_some(asio::mutable_buffer b, std::chrono::seconds limit);
+    awaitable<void> write(std::string_view data, std::chrono::seconds limit);
+    /// TLS over the TCP socket, as server (inbound STARTTLS) or client (to the target, no verification:
+    /// opportunistic, as SMTP between servers is).
+    awaitable<void> start_tls(asio::ssl::context& ctx, bool server, std::chrono::seconds limit);
+    bool tls() const { return m_tls != nullptr; }
+    void close();
+    std::string tls_version() const;
+
+  private:
+    template <typename T>
+    awaitable<T> timed(awaitable<T> op, std::chrono::seconds limit);
+
+    std::variant<asio::ip::tcp::socket, asio::local::stream_protocol::socket> m_sock;
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> m_tls;
+};
+
+/// Line-oriented reading over a Channel with a bounded buffer.
+class LineReader {
+  public:
+    explicit LineReader(Channel& ch) : m_ch(ch) {}
+    /// The next line without its line end (LF, CR LF accepted). A line longer than `limit` yields
+    /// nullopt with `too_long` set, its rest skipped. Throws like Channel on a time-out or EOF.
+    awaitable<std::optional<std::string>> line(std::size_t limit, std::chrono::seconds timeout,
+                                               bool& too_long);
+    /// Bytes already read but not consumed.
+    std::string& buffered() { return m_buf; }
+    bool has_line() const { return m_buf.find('\n') != std::string::npos; }
+    /// Reads more into the buffer.
+    awaitable<void> fill(std::chrono::seconds timeout);
+
+  private:
+    Channel& m_ch;
+    std::string m_buf;
+    bool m_skipping = false;
+};
+
+}  // namespace mailproxy::daemon

@@ -1,0 +1,81 @@
+#include "core/daemon/config.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/util/net.hpp"
+#include "core/util/strings.hpp"
+
+namespace mailproxy::daemon {
+
+bool parse_listen(const std::string& text, ListenAddress& out) {
+    std::string host, port;
+    if (text.starts_with('[')) {
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return false;
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+        if (!util::is_ip_address(host) || host.find(':') == std::string::npos)
+            return false;
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos || text.find(':') != colon)
+            return false;
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (!host.empty() && (!util::is_ip_address(host) || host.find(':') != std::string::npos))
+            return false;
+    }
+    const auto p = util::parse_integer(port);
+    if (!p || *p < 0 || *p > 65535)
+        return false;
+    out.host = host;
+    out.port = static_cast<unsigned short>(*p);
+    return true;
+}
+
+std::vector<std::string> check(const ServeConfig& c) {
+    std::vector<std::string> errors;
+    if (c.listen.empty())
+        errors.emplace_back("listen: at least one address is needed");
+    for (const auto& l : c.listen) {
+        ListenAddress a;
+        if (!parse_listen(l, a))
+            errors.push_back(fmt::format("listen: {} is not ADDRESS:PORT, [IPv6]:PORT or :PORT", l));
+    }
+    if (c.store.empty())
+        errors.emplace_back("store: no entry store directory");
+    if (c.state_dir.empty())
+        errors.emplace_back("state-dir: no state directory");
+    if (c.tls_cert.empty() != c.tls_key.empty())
+        errors.emplace_back("tls-cert and tls-key go together");
+    for (const auto* f : {&c.tls_cert, &c.tls_key}) {
+        if (!f->empty() && ::access(f->c_str(), R_OK) != 0)
+            errors.push_back(fmt::format("{}: cannot be read", *f));
+    }
+    if (c.max_message_size < 1024)
+        errors.emplace_back("max-message-size: at least 1024 bytes");
+    if (c.max_recipients < 1)
+        errors.emplace_back("max-recipients: at least 1");
+    if (c.max_connections < 1 || c.max_connections_per_ip < 1)
+        errors.emplace_back("max-connections and max-connections-per-ip: at least 1");
+    for (const auto& [name, v] : {std::pair<const char*, int>{"command-timeout", c.command_timeout},
+                                  {"data-timeout", c.data_timeout},
+                                  {"target-timeout", c.target_timeout},
+                                  {"connect-timeout", c.connect_timeout}}) {
+        if (v < 1 || v > 3600)
+            errors.push_back(fmt::format("{}: {} is not 1 to 3600 seconds", name, v));
+    }
+    if (!c.user.empty() && ::getpwnam(c.user.c_str()) == nullptr)
+        errors.push_back(fmt::format("user: no user {}", c.user));
+    if (c.log != "stderr" && c.log != "syslog")
+        errors.push_back(fmt::format("log: {} is not stderr or syslog", c.log));
+    if (c.target_tls != "none" && c.target_tls != "opportunistic" && c.target_tls != "required")
+        errors.push_back(fmt::format("target-tls: {} is not none, opportunistic or required", c.target_tls));
+    return errors;
+}
+
+}  // namespace mailproxy::daemon

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mailproxy::daemon {
+
+/// `mailproxy serve`'s settings: one plain struct, immutable once loaded, shared as
+/// std::shared_ptr<const ServeConfig> so that SIGHUP can swap it (STYLE "Config"). Each member is a
+/// `serve` option and a key of the same name in the [serve] section of the config file.
+struct ServeConfig {
+    std::vector<std::string> listen{"0.0.0.0:25"};  ///< ADDR:PORT, [IPv6]:PORT
+    std::filesystem::path store;                    ///< the entries (local store directory)
+    std::filesystem::path state_dir = "/var/lib/mailproxy";
+    std::string hostname;  ///< for the greeting and Received:; default the system's name
+    std::string tls_cert;  ///< PEM chain; with tls_key, STARTTLS is offered
+    std::string tls_key;
+    std::size_t max_message_size = 50u << 20;
+    std::size_t max_recipients = 100;
+    std::size_t max_connections = 1000;
+    std::size_t max_connections_per_ip = 20;
+    std::string user;            ///< drop to this user after binding (when started as root)
+    std::string log = "stderr";  ///< stderr or syslog
+    int command_timeout = 300;   ///< seconds; RFC 5321 4.5.3.2: 5 minutes
+    int data_timeout = 180;      ///< seconds per read during DATA (RFC: 3 minutes per block)
+    int target_timeout = 300;    ///< seconds to wait for the target's replies (RFC: 5 to 10 minutes)
+    int connect_timeout = 30;    ///< seconds to connect to the target
+    std::string target_tls = "opportunistic";  ///< none, opportunistic, required
+};
+
+/// Every problem of a configuration (empty when it is usable): listen addresses, limits, TLS files,
+/// the user, the log target, the store and state directories.
+std::vector<std::string> check(const ServeConfig& c);
+
+/// "127.0.0.1:25" / "[::1]:2525" / ":25" (all IPv4 and IPv6 addresses) split into host and port.
+struct ListenAddress {
+    std::string host;  ///< "" for any
+    unsigned short port = 0;
+};
+bool parse_listen(const std::string& text, ListenAddress& out);
+
+}  // namespace mailproxy::daemon

@@ -1,0 +1,754 @@
+#include "core/daemon/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/daemon/channel.hpp"
+#include "core/daemon/delivery.hpp"
+#include "core/daemon/entries.hpp"
+#include "core/smtp/data.hpp"
+#include "core/smtp/protocol.hpp"
+#include "core/util/file.hpp"
+#include "core/util/strings.hpp"
+
+namespace mailproxy::daemon {
+namespace fs = std::filesystem;
+using smtp::reply;
+using smtp::Reply;
+using smtp::Verb;
+
+namespace {
+
+constexpr int k_max_errors = 10;  // bad commands before the session is closed
+
+std::string rfc5322_date() {
+    const auto now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+    return buf;
+}
+
+std::string queue_id() {
+    static std::mt19937_64 rng{std::random_device{}()};
+    return fmt::format("{:012X}", rng() & 0xFFFFFFFFFFFFULL);
+}
+
+std::string mirror(const Reply& r) {
+    return smtp::reply_lines(r.code, r.lines);
+}
+
+std::string peer_text(const asio::ip::tcp::endpoint& ep) {
+    return ep.address().to_string();
+}
+
+}  // namespace
+
+class Session;
+
+struct Server::Impl {
+    Impl(std::shared_ptr<const ServeConfig> c, Logger& l, ConfigLoader r)
+        : config(std::move(c)),
+          log(l),
+          reload(std::move(r)),
+          signals(io, SIGHUP, SIGTERM, SIGINT),
+          entries(config->store) {}
+
+    asio::io_context io{1};
+    std::shared_ptr<const ServeConfig> config;
+    Logger& log;
+    ConfigLoader reload;
+    asio::signal_set signals;
+    Entries entries;
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    std::unique_ptr<asio::ssl::context> tls_server;
+    asio::ssl::context tls_client{asio::ssl::context::tls_client};
+    std::set<Session*> sessions;
+    std::map<std::string, std::size_t> per_ip;
+    bool draining = false;
+    fs::path spool;
+
+    awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
+    awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
+    void wait_signal();
+    void do_reload();
+    void drain();
+};
+
+/// One client connection: the SMTP dialogue, the transaction with the target, the spool file.
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    Session(Server::Impl& server, asio::ip::tcp::socket s, std::string peer)
+        : m_srv(server), m_config(server.config), m_peer(std::move(peer)), m_ch(std::move(s)), m_in(m_ch) {
+        m_srv.sessions.insert(this);
+        ++m_srv.per_ip[m_peer];
+    }
+    ~Session() {
+        m_srv.sessions.erase(this);
+        if (--m_srv.per_ip[m_peer] == 0)
+            m_srv.per_ip.erase(m_peer);
+        remove_spool();
+    }
+
+    awaitable<void> run();
+
+    /// SIGTERM: a session between transactions stops now (with 421); one in a transaction finishes it.
+    /// The session is waiting for a command: the 421 is written beside that read, then the connection is
+    /// closed, which ends the read.
+    void drain() {
+        if (in_transaction() || m_stop_now || !m_waiting)
+            return;  // busy: the loop sees the drain before it waits for the next command
+        m_stop_now = true;
+        asio::co_spawn(
+            m_srv.io,
+            [self = shared_from_this()]() -> awaitable<void> {
+                try {
+                    co_await self->m_ch.write(reply(421, "4.3.2", "shutting down, try again later"),
+                                              std::chrono::seconds(5));
+                } catch (const std::exception&) {
+                }
+                self->m_ch.close();
+            },
+            asio::detached);
+    }
+
+  private:
+    bool in_transaction() const { return m_mail.has_value(); }
+    std::chrono::seconds secs(int s) const { return std::chrono::seconds(s); }
+    void queue(std::string r) { m_out += r; }
+    awaitable<void> flush() {
+        if (!m_out.empty()) {
+            auto out = std::move(m_out);
+            m_out.clear();
+            co_await m_ch.write(out, secs(m_config->command_timeout));
+        }
+    }
+    awaitable<void> handle(const std::string& line);
+    awaitable<void> ehlo(const smtp::Command& c, bool extended);
+    awaitable<void> starttls(const smtp::Command& c);
+    awaitable<void> mail(const smtp::Command& c);
+    awaitable<void> rcpt(const smtp::Command& c);
+    awaitable<void> data();
+    awaitable<void> reset_transaction();
+    void remove_spool() {
+        if (!m_spool.empty()) {
+            std::error_code ec;
+            fs::remove(m_spool, ec);
+            m_spool.clear();
+        }
+    }
+    void error_reply(int code, std::string_view enhanced, std::string_view text) {
+        queue(reply(code, enhanced, text));
+        ++m_errors;
+    }
+    void summary(std::string_view result, const Reply& r, std::size_t size);
+
+    Server::Impl& m_srv;
+    std::shared_ptr<const ServeConfig>
+        m_config;  // this session's configuration (a reload does not change it)
+    std::string m_peer;
+    Channel m_ch;
+    LineReader m_in;
+    std::string m_out;
+    std::string m_helo;
+    bool m_esmtp = false;
+    bool m_quit = false;
+    bool m_stop_now = false;
+    bool m_waiting = false;  // waiting for the client's next command (nothing else under way)
+    int m_errors = 0;
+    // the transaction
+    std::optional<smtp::Path> m_mail;
+    bool m_eight_bit = false;
+    std::size_t m_declared_size = 0;
+    std::vector<std::string> m_rcpts;
+    std::string m_domain;  // the entry of the first accepted recipient
+    std::unique_ptr<Delivery> m_delivery;
+    std::string m_id;
+    fs::path m_spool;
+    std::chrono::steady_clock::time_point m_started;
+};
+
+void Session::summary(std::string_view result, const Reply& r, std::size_t size) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - m_started);
+    std::string to;
+    for (const auto& t : m_rcpts)
+        to += (to.empty() ? "" : ",") + t;
+    m_srv.log.info("message", {{"id", m_id},
+                               {"client", m_peer},
+                               {"helo", m_helo},
+                               {"from", m_mail ? m_mail->address : ""},
+                               {"to", to},
+                               {"domain", m_domain},
+                               {"size", std::to_string(size)},
+                               {"verdict", "clean"},
+                               {"action", result},
+                               {"reply", fmt::format("{} {}", r.code, r.text())},
+                               {"tls", m_ch.tls_version()},
+                               {"delay_ms", std::to_string(ms.count())}});
+}
+
+awaitable<void> Session::run() {
+    bool timed_out = false;
+    try {
+        queue(reply(220, "", fmt::format("{} ESMTP mailproxy", m_config->hostname)));
+        while (!m_quit) {
+            if (!m_in.has_line())
+                co_await flush();
+            if (m_srv.draining && !in_transaction()) {
+                queue(reply(421, "4.3.2", "shutting down, try again later"));
+                break;
+            }
+            bool too_long = false;
+            m_waiting = !m_in.has_line();
+            auto line =
+                co_await m_in.line(smtp::k_max_command_line, secs(m_config->command_timeout), too_long);
+            m_waiting = false;
+            if (!line) {
+                error_reply(500, "5.5.2", "command line too long (512 bytes at most)");
+            } else {
+                co_await handle(*line);
+            }
+            if (m_errors >= k_max_errors) {
+                queue(reply(421, "4.7.0", "too many errors, closing"));
+                break;
+            }
+        }
+        co_await flush();
+    } catch (const asio::system_error& e) {
+        timed_out = e.code() == asio::error::timed_out;
+    } catch (const std::exception& e) {
+        m_srv.log.error("session", {{"client", m_peer}, {"error", e.what()}});
+    }
+    if (timed_out && !m_stop_now) {
+        // best effort: the client may be gone
+        try {
+            m_out = reply(421, "4.4.2", "timeout, closing");
+            co_await m_ch.write(m_out, std::chrono::seconds(5));
+        } catch (const std::exception&) {
+        }
+    }
+    if (in_transaction())
+        m_srv.log.info("aborted",
+                       {{"id", m_id}, {"client", m_peer}, {"reason", timed_out ? "timeout" : "disconnect"}});
+    co_await reset_transaction();
+    m_ch.close();
+}
+
+awaitable<void> Session::reset_transaction() {
+    if (m_delivery) {
+        co_await m_delivery->end();
+        m_delivery.reset();
+    }
+    remove_spool();
+    m_mail.reset();
+    m_rcpts.clear();
+    m_domain.clear();
+    m_eight_bit = false;
+    m_declared_size = 0;
+}
+
+awaitable<void> Session::handle(const std::string& line) {
+    const auto c = smtp::parse_command(line);
+    switch (c.verb) {
+        case Verb::helo:
+            co_await ehlo(c, false);
+            break;
+        case Verb::ehlo:
+            co_await ehlo(c, true);
+            break;
+        case Verb::starttls:
+            co_await starttls(c);
+            break;
+        case Verb::mail:
+            co_await mail(c);
+            break;
+        case Verb::rcpt:
+            co_await rcpt(c);
+            break;
+        case Verb::data:
+            co_await data();
+            break;
+        case Verb::rset:
+            co_await reset_transaction();
+            queue(reply(250, "2.0.0", "OK"));
+            break;
+        case Verb::noop:
+            queue(reply(250, "2.0.0", "OK"));
+            break;
+        case Verb::quit:
+            queue(reply(221, "2.0.0", "bye"));
+            m_quit = true;
+            break;
+        case Verb::vrfy:
+            queue(reply(252, "2.5.0", "cannot verify, send some mail"));
+            break;
+        case Verb::help:
+            queue(reply(214, "2.0.0", "https://www.rfc-editor.org/rfc/rfc5321"));
+            break;
+        case Verb::bdat:
+            error_reply(502, "5.5.1", "CHUNKING is not offered, use DATA");
+            break;
+        case Verb::expn:
+        case Verb::auth:
+        case Verb::lhlo:
+            error_reply(502, "5.5.1", "command not implemented");
+            break;
+        case Verb::unknown:
+            error_reply(500, "5.5.2", "command not recognised");
+            break;
+    }
+}
+
+awaitable<void> Session::ehlo(const smtp::Command& c, bool extended) {
+    const auto name = std::string(util::trim(c.arg));
+    if (name.empty() || name.find(' ') != std::string::npos) {
+        error_reply(501, "5.5.4", "give your host name (one word)");
+        co_return;
+    }
+    co_await reset_transaction();
+    m_helo = name;
+    m_esmtp = extended;
+    if (!extended) {
+        queue(reply(250, "", m_config->hostname));
+        co_return;
+    }
+    std::vector<std::string> lines{m_config->hostname, "PIPELINING",
+                                   fmt::format("SIZE {}", m_config->max_message_size), "8BITMIME",
+                                   "ENHANCEDSTATUSCODES"};
+    if (m_srv.tls_server && !m_ch.tls())
+        lines.emplace_back("STARTTLS");
+    queue(smtp::reply_lines(250, lines));
+}
+
+awaitable<void> Session::starttls(const smtp::Command& c) {
+    if (!m_srv.tls_server) {
+        error_reply(454, "4.7.0", "TLS is not available");
+        co_return;
+    }
+    if (m_ch.tls()) {
+        error_reply(503, "5.5.1", "TLS is on already");
+        co_return;
+    }
+    if (!c.arg.empty()) {
+        error_reply(501, "5.5.4", "STARTTLS takes no argument");
+        co_return;
+    }
+    queue(reply(220, "2.0.0", "ready to start TLS"));
+    co_await flush();
+    // CVE-2011-0411: anything the client sent after STARTTLS in plaintext is dropped, not executed
+    m_in.buffered().clear();
+    co_await m_ch.start_tls(*m_srv.tls_server, true, secs(m_config->command_timeout));
+    co_await reset_transaction();
+    m_helo.clear();
+    m_esmtp = false;
+}
+
+awaitable<void> Session::mail(const smtp::Command& c) {
+    if (m_helo.empty()) {
+        error_reply(503, "5.5.1", "send EHLO first");
+        co_return;
+    }
+    if (m_mail) {
+        error_reply(503, "5.5.1", "a transaction is open already (RSET first)");
+        co_return;
+    }
+    smtp::PathError e;
+    auto p = smtp::parse_path(c.arg, true, e);
+    if (!p) {
+        error_reply(e.code, e.enhanced, e.text);
+        co_return;
+    }
+    bool eight_bit = false;
+    std::size_t size = 0;
+    for (const auto& [k, v] : p->params) {
+        if (k == "SIZE") {
+            const auto n = util::parse_integer(v);
+            if (!n || *n < 0) {
+                error_reply(501, "5.5.4", "SIZE needs a number");
+                co_return;
+            }
+            size = static_cast<std::size_t>(*n);
+            if (size > m_config->max_message_size) {
+                queue(reply(552, "5.3.4",
+                            fmt::format("the message is larger than {} bytes", m_config->max_message_size)));
+                co_return;
+            }
+        } else if (k == "BODY") {
+            const auto body = util::to_upper(v);
+            if (body != "7BIT" && body != "8BITMIME") {
+                error_reply(501, "5.5.4", "BODY is 7BIT or 8BITMIME");
+                co_return;
+            }
+            eight_bit = body == "8BITMIME";
+        } else {
+            error_reply(555, "5.5.4", fmt::format("parameter {} is not supported", k));
+            co_return;
+        }
+    }
+    m_mail = std::move(*p);
+    m_eight_bit = eight_bit;
+    m_declared_size = size;
+    m_id = queue_id();
+    m_started = std::chrono::steady_clock::now();
+    queue(reply(250, "2.1.0", "OK"));
+}
+
+awaitable<void> Session::rcpt(const smtp::Command& c) {
+    if (!m_mail) {
+        error_reply(503, "5.5.1", "send MAIL first");
+        co_return;
+    }
+    smtp::PathError e;
+    auto p = smtp::parse_path(c.arg, false, e);
+    if (!p) {
+        error_reply(e.code, e.enhanced, e.text);
+        m_srv.log.info("rcpt_refused", {{"id", m_id}, {"client", m_peer}, {"to", c.arg}, {"reason", e.text}});
+        co_return;
+    }
+    if (!p->params.empty()) {
+        error_reply(555, "5.5.4", fmt::format("parameter {} is not supported", p->params.front().first));
+        co_return;
+    }
+    if (m_rcpts.size() >= m_config->max_recipients) {
+        queue(reply(452, "4.5.3", "too many recipients, send the rest in another transaction"));
+        co_return;
+    }
+    const auto domain = util::to_lower(p->domain);
+    std::string problem;
+    const auto entries = m_srv.entries.snapshot(&problem);
+    if (!problem.empty())
+        m_srv.log.error("entries", {{"error", problem}});
+    const auto it = entries->find(domain);
+    if (it == entries->end()) {
+        queue(reply(550, "5.7.1", fmt::format("relay denied: {} is not handled here", domain)));
+        m_srv.log.info("relay_denied", {{"id", m_id}, {"client", m_peer}, {"to", p->address}});
+        co_return;
+    }
+    if (!m_domain.empty() && m_domain != domain) {
+        queue(reply(452, "4.5.3", "recipients of another domain: send them in a separate transaction"));
+        co_return;
+    }
+    if (!m_delivery) {
+        auto target = parse_target(it->second.target);
+        if (!target) {
+            m_srv.log.error("target", {{"domain", domain}, {"error", target.error().message}});
+            queue(reply(451, "4.3.5", "the domain's mail server is misconfigured here, try again later"));
+            co_return;
+        }
+        DeliveryOptions o;
+        o.hostname = m_config->hostname;
+        o.connect_timeout = secs(m_config->connect_timeout);
+        o.reply_timeout = secs(m_config->target_timeout);
+        o.tls = m_config->target_tls;
+        o.tls_client = &m_srv.tls_client;
+        m_delivery = make_delivery(*target, co_await asio::this_coro::executor, o);
+        auto r = co_await m_delivery->begin(m_mail->address, m_eight_bit, m_declared_size);
+        if (!r.ok()) {
+            m_srv.log.warning(
+                "target_refused",
+                {{"id", m_id}, {"domain", domain}, {"reply", fmt::format("{} {}", r.code, r.text())}});
+            co_await m_delivery->end();
+            m_delivery.reset();
+            queue(mirror(r));
+            co_return;
+        }
+    } else if (m_delivery->single_recipient() && !m_rcpts.empty()) {
+        queue(reply(452, "4.5.3", "one recipient per transaction for this domain, send the next one again"));
+        co_return;
+    }
+    auto r = co_await m_delivery->rcpt(p->address);
+    queue(mirror(r));
+    if (r.ok()) {
+        m_rcpts.push_back(p->address);
+        m_domain = domain;
+    } else if (m_rcpts.empty()) {
+        // nothing accepted yet: the next recipient (maybe of another domain) starts afresh
+        co_await m_delivery->end();
+        m_delivery.reset();
+    }
+}
+
+awaitable<void> Session::data() {
+    if (!m_mail) {
+        error_reply(503, "5.5.1", "send MAIL first");
+        co_return;
+    }
+    if (m_rcpts.empty() || !m_delivery) {
+        error_reply(554, "5.5.1", "no valid recipients");
+        co_return;
+    }
+    queue(reply(354, "", "end data with <CR><LF>.<CR><LF>"));
+    co_await flush();
+    m_spool = m_srv.spool / m_id;
+    util::Fd fd(::open(m_spool.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd.get() < 0) {
+        m_srv.log.error("spool", {{"id", m_id}, {"file", m_spool.string()}, {"error", std::strerror(errno)}});
+        m_spool.clear();
+        // the data must still be read to its end before the reply
+    }
+    smtp::DataReader reader(m_config->max_message_size);
+    std::string out;
+    bool write_failed = fd.get() < 0;
+    const auto write_out = [&] {
+        std::size_t done = 0;
+        while (!write_failed && done < out.size()) {
+            const auto n = ::write(fd.get(), out.data() + done, out.size() - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                write_failed = true;
+            else
+                done += static_cast<std::size_t>(n);
+        }
+        out.clear();
+    };
+    for (;;) {
+        auto& buf = m_in.buffered();
+        const auto used = reader.feed(buf, out);
+        buf.erase(0, used);
+        if (out.size() >= 65536)
+            write_out();
+        if (reader.done())
+            break;
+        co_await m_in.fill(secs(m_config->data_timeout));
+    }
+    write_out();
+    if (!write_failed && ::fsync(fd.get()) != 0)
+        write_failed = true;
+    Reply r;
+    if (reader.too_big()) {
+        r = Reply{552,
+                  {fmt::format("5.3.4 the message is larger than {} bytes", m_config->max_message_size)}};
+    } else if (reader.has_nul()) {
+        r = Reply{554, {"5.6.0 the message holds NUL bytes"}};
+    } else if (reader.line_too_long()) {
+        r = Reply{554, {"5.6.0 the message has a line longer than 998 characters"}};
+    } else if (write_failed) {
+        r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
+    } else {
+        const std::string received = fmt::format(
+            "Received: from {} ([{}])\r\n\tby {} (mailproxy) with {} id {}{}; {}\r\n", m_helo, m_peer,
+            m_config->hostname, m_ch.tls() ? "ESMTPS" : (m_esmtp ? "ESMTP" : "SMTP"), m_id,
+            m_rcpts.size() == 1 ? fmt::format("\r\n\tfor <{}>", m_rcpts.front()) : "", rfc5322_date());
+        r = co_await m_delivery->data(received, m_spool);
+        if (r.code == 250 && reader.had_bare_line_end())
+            m_srv.log.info("bare_line_end",
+                           {{"id", m_id}, {"client", m_peer}, {"action", "normalised to CRLF"}});
+    }
+    queue(mirror(r));
+    summary(r.code == 250 ? "delivered" : r.code < 500 ? "tempfail" : "rejected", r, reader.size());
+    co_await reset_transaction();
+}
+
+}  // namespace mailproxy::daemon
+
+namespace mailproxy::daemon {
+
+awaitable<void> Server::Impl::refuse(asio::ip::tcp::socket s, std::string why) {
+    Channel ch(std::move(s));
+    try {
+        co_await ch.write(reply(421, "4.7.0", why), std::chrono::seconds(5));
+    } catch (const std::exception&) {
+    }
+    ch.close();
+}
+
+awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
+    for (;;) {
+        asio::ip::tcp::socket s(io);
+        try {
+            s = co_await acceptor.async_accept(asio::use_awaitable);
+        } catch (const asio::system_error& e) {
+            if (draining || e.code() == asio::error::operation_aborted)
+                co_return;
+            log.error("accept", {{"error", e.what()}});
+            continue;  // EMFILE and the like: the next accept may work
+        }
+        asio::error_code ec;
+        const auto ep = s.remote_endpoint(ec);
+        if (ec)
+            continue;
+        const auto peer = peer_text(ep);
+        if (sessions.size() >= config->max_connections) {
+            log.warning("refused", {{"client", peer}, {"reason", "max-connections"}});
+            asio::co_spawn(io, refuse(std::move(s), "too many connections, try again later"), asio::detached);
+            continue;
+        }
+        if (per_ip[peer] >= config->max_connections_per_ip) {
+            log.warning("refused", {{"client", peer}, {"reason", "max-connections-per-ip"}});
+            asio::co_spawn(io, refuse(std::move(s), "too many connections from your address"),
+                           asio::detached);
+            continue;
+        }
+        auto session = std::make_shared<Session>(*this, std::move(s), peer);
+        asio::co_spawn(
+            io, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
+    }
+}
+
+void Server::Impl::do_reload() {
+    auto fresh = reload ? reload() : Expected<std::shared_ptr<const ServeConfig>>(config);
+    if (!fresh) {
+        log.error("reload",
+                  {{"error", fresh.error().message}, {"result", "the running configuration stays"}});
+        return;
+    }
+    const auto& c = **fresh;
+    if (c.listen != config->listen || c.state_dir != config->state_dir || c.user != config->user ||
+        c.store != config->store || c.tls_cert != config->tls_cert || c.tls_key != config->tls_key) {
+        log.warning("reload",
+                    {{"note", "listen, state-dir, store, user and TLS files change only with a restart"}});
+    }
+    auto merged = std::make_shared<ServeConfig>(c);
+    merged->listen = config->listen;
+    merged->state_dir = config->state_dir;
+    merged->user = config->user;
+    merged->store = config->store;
+    merged->tls_cert = config->tls_cert;
+    merged->tls_key = config->tls_key;
+    if (auto ok = entries.reload(); !ok) {
+        log.error("reload", {{"error", ok.error().message}, {"result", "the running configuration stays"}});
+        return;
+    }
+    config = std::move(merged);
+    log.info("reload", {{"entries", std::to_string(entries.size())}, {"result", "ok"}});
+}
+
+void Server::Impl::drain() {
+    if (draining)
+        return;
+    draining = true;
+    log.info("stopping", {{"sessions", std::to_string(sessions.size())}});
+    for (auto& a : acceptors) {
+        asio::error_code ec;
+        a->close(ec);
+    }
+    for (auto* s : std::vector<Session*>(sessions.begin(), sessions.end()))
+        s->drain();
+    asio::error_code ec;
+    signals.cancel(ec);
+}
+
+void Server::Impl::wait_signal() {
+    signals.async_wait([this](const asio::error_code& ec, int sig) {
+        if (ec)
+            return;
+        if (sig == SIGHUP) {
+            do_reload();
+            wait_signal();
+        } else {
+            drain();
+        }
+    });
+}
+
+Server::Server(std::shared_ptr<const ServeConfig> config, Logger& log, ConfigLoader reload)
+    : m(std::make_unique<Impl>(std::move(config), log, std::move(reload))) {}
+
+Server::~Server() = default;
+
+Expected<std::vector<std::string>> Server::start() {
+    auto& c = *m->config;
+    if (auto errors = check(c); !errors.empty()) {
+        std::string msg;
+        for (const auto& e : errors)
+            msg += (msg.empty() ? "" : "\n") + e;
+        return fail(ErrorCode::config, msg);
+    }
+    if (auto ok = m->entries.reload(); !ok)
+        return tl::make_unexpected(ok.error());
+    // the spool: created, and emptied of what a killed run left
+    m->spool = c.state_dir / "spool";
+    std::error_code ec;
+    fs::create_directories(m->spool, ec);
+    if (ec)
+        return fail(ErrorCode::io, fmt::format("cannot create {}: {}", m->spool.string(), ec.message()));
+    ::chmod(m->spool.c_str(), 0700);
+    std::size_t leftovers = 0;
+    for (const auto& f : fs::directory_iterator(m->spool, ec)) {
+        fs::remove(f.path(), ec);
+        ++leftovers;
+    }
+    if (leftovers > 0)
+        m->log.info("spool_cleaned", {{"files", std::to_string(leftovers)}, {"dir", m->spool.string()}});
+    if (!c.tls_cert.empty()) {
+        m->tls_server = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        asio::error_code tec;
+        m->tls_server->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                                       asio::ssl::context::no_tlsv1_1,
+                                   tec);
+        m->tls_server->use_certificate_chain_file(c.tls_cert, tec);
+        if (!tec)
+            m->tls_server->use_private_key_file(c.tls_key, asio::ssl::context::pem, tec);
+        if (tec)
+            return fail(ErrorCode::config, fmt::format("tls-cert/tls-key: {}", tec.message()));
+    }
+    m->tls_client.set_verify_mode(asio::ssl::verify_none);  // opportunistic, as between MTAs
+    std::vector<std::string> bound;
+    for (const auto& text : c.listen) {
+        ListenAddress la;
+        parse_listen(text, la);
+        asio::error_code bec;
+        const auto address = la.host.empty() ? asio::ip::address(asio::ip::address_v6::any())
+                                             : asio::ip::make_address(la.host, bec);
+        asio::ip::tcp::endpoint ep(address, la.port);
+        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(m->io);
+        acceptor->open(ep.protocol(), bec);
+        if (!bec)
+            acceptor->set_option(asio::socket_base::reuse_address(true), bec);
+        if (!bec && la.host.empty())
+            acceptor->set_option(asio::ip::v6_only(false), bec);
+        if (!bec)
+            acceptor->bind(ep, bec);
+        if (!bec)
+            acceptor->listen(asio::socket_base::max_listen_connections, bec);
+        if (bec)
+            return fail(ErrorCode::io, fmt::format("cannot listen on {}: {}", text, bec.message()));
+        const auto local = acceptor->local_endpoint();
+        bound.push_back(local.address().is_v6()
+                            ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
+                            : fmt::format("{}:{}", local.address().to_string(), local.port()));
+        m->acceptors.push_back(std::move(acceptor));
+    }
+    if (!c.user.empty() && ::geteuid() == 0) {
+        const auto* pw = ::getpwnam(c.user.c_str());
+        if (pw == nullptr)
+            return fail(ErrorCode::config, fmt::format("user: no user {}", c.user));
+        for (const auto& p : {c.state_dir, m->spool}) {
+            if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+                return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", p.string(), c.user,
+                                                       std::strerror(errno)));
+        }
+        if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0 ||
+            ::setuid(0) == 0) {
+            return fail(ErrorCode::failed, fmt::format("cannot drop privileges to {}", c.user));
+        }
+        m->log.info("privileges", {{"user", c.user}});
+    }
+    return bound;
+}
+
+void Server::run() {
+    for (auto& a : m->acceptors)
+        asio::co_spawn(m->io, m->accept(*a), asio::detached);
+    m->wait_signal();
+    m->io.run();
+    m->log.info("stopped");
+}
+
+}  // namespace mailproxy::daemon

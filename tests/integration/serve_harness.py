@@ -1,0 +1,167 @@
+"""Starts `mailproxy serve` and postfix's smtp-sink on 127.0.0.1 for the serve tests, and a small raw SMTP
+client for what swaks cannot send (pipelining tricks, bare line ends, dropped connections)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from harness import BIN
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Sink:
+    """smtp-sink dumping each message to its own file; `options` make it misbehave (-r, -f, -q, -Q, -w)."""
+
+    def __init__(self, tmp, *options, lmtp=False):
+        self.port = free_port()
+        self.dir = os.path.join(tmp, f"sink-{self.port}")
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o777)
+        sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        args = [sink, "-u", "nobody", "-d", os.path.join(self.dir, "%M%S."), *options]
+        if lmtp:
+            args.append("-L")
+        self.proc = subprocess.Popen(args + [f"127.0.0.1:{self.port}", "100"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def target(self):
+        return f"[127.0.0.1]:{self.port}"
+
+    def messages(self, wait=0.0):
+        """The dumped messages: the message as received (smtp-sink's own header lines removed)."""
+        deadline = time.time() + wait
+        while True:
+            names = sorted(os.listdir(self.dir))
+            if names or time.time() >= deadline:
+                break
+            time.sleep(0.05)
+        out = []
+        for name in names:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                data = f.read()
+            # X-Client-Addr ... X-Rcpt-Args, then smtp-sink's Received: (three lines)
+            lines = data.split(b"\n")
+            i = 0
+            while lines[i].startswith(b"X-"):
+                i += 1
+            assert lines[i].startswith(b"Received: from"), lines[i]
+            i += 3
+            out.append(b"\n".join(lines[i:]))
+        return out
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Serve:
+    """`mailproxy serve` on a free port with short timeouts; stderr (the log) is collected."""
+
+    def __init__(self, test, *args, config=None, env=None, listen=None):
+        self.state = os.path.join(test.tmp, "state")
+        cmd = [BIN]
+        if config:
+            cmd += ["--config", config]
+        cmd += ["--store", test.store, "serve", "--listen", listen or "127.0.0.1:0", "--state-dir", self.state,
+                "--hostname", "proxy.test", "--command-timeout", "5", "--data-timeout", "5", "--target-timeout", "5",
+                "--connect-timeout", "2", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env or test.env)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        ready = self.proc.stdout.readline()
+        if not ready.startswith("ready "):
+            self.proc.wait(timeout=10)
+            self.reader.join(timeout=5)
+            raise RuntimeError(f"serve did not start (exit {self.proc.returncode}): {ready}{self.log()}")
+        self.addresses = ready.split()[1:]
+        self.port = int(self.addresses[0].rsplit(":", 1)[1])
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def log(self):
+        return "".join(self.lines)
+
+    def wait_log(self, text, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.log():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=5)
+        self.proc.stdout.close()
+        return code
+
+
+class Client:
+    """A raw SMTP client: send bytes, read whole replies."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """(code, text of all lines); (None, '') when the connection closed."""
+        lines = []
+        while True:
+            while b"\n" not in self.buf:
+                try:
+                    chunk = self.sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    return (None, "\n".join(lines))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            line = line.rstrip(b"\r").decode("utf-8", "replace")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return (int(line[:3]), "\n".join(lines))
+
+    def cmd(self, line, expect=None):
+        self.send(line + "\r\n")
+        code, text = self.reply()
+        if expect is not None and code != expect:
+            raise AssertionError(f"{line!r}: expected {expect}, got {code} {text}")
+        return code, text
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,406 @@
+"""`mailproxy serve` with real peers on 127.0.0.1: swaks as the client, postfix's smtp-sink as the target
+(also as LMTP), and a maildir; the relay and smuggling batteries; STARTTLS; limits; signals."""
+import glob
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+from harness import BIN, MailproxyTest
+from serve_harness import Client, Serve, Sink, free_port
+
+MESSAGE = (b"From: Alice <alice@sender.example>\r\nTo: bob@example.com\r\nSubject: hello\r\n"
+           b"Date: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <m1@sender.example>\r\n\r\n"
+           b"Hello Bob,\r\n.a line that starts with a dot\r\n\r\nbye\r\n")
+
+
+def strip_received(message, lf=True):
+    """The message without our Received: header (2 or 3 lines), which must be the first."""
+    nl = b"\n" if lf else b"\r\n"
+    lines = message.split(nl)
+    assert lines[0].startswith(b"Received: from ") and b"(mailproxy)" in lines[1], lines[:3]
+    i = 1
+    while lines[i].startswith(b"\t"):
+        i += 1
+    return nl.join(lines[i:])
+
+
+class ServeTest(MailproxyTest):
+    def setUp(self):
+        super().setUp()
+        self.sinks = []
+        self.serves = []
+
+    def tearDown(self):
+        for s in self.serves:
+            if s.proc.poll() is None:
+                s.stop(signal.SIGKILL)
+        for s in self.sinks:
+            s.stop()
+        super().tearDown()
+
+    def entry(self, domain, target):
+        self.run_mp("entry", "create", domain, "--target", target, "--admin", "postmaster@" + domain, expect=0)
+
+    def sink(self, *options, lmtp=False):
+        s = Sink(self.tmp, *options, lmtp=lmtp)
+        self.sinks.append(s)
+        return s
+
+    def serve(self, *args, **kw):
+        s = Serve(self, *args, **kw)
+        self.serves.append(s)
+        return s
+
+    def swaks(self, port, to, *args, data=None):
+        cmd = ["swaks", "--server", f"127.0.0.1:{port}", "--to", to, "--from", "alice@sender.example",
+               "--helo", "client.test", "--timeout", "20", *args]
+        if data is not None:
+            path = os.path.join(self.tmp, "message.eml")
+            with open(path, "wb") as f:
+                f.write(data)
+            cmd += ["--data", path]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    # -- delivery ------------------------------------------------------------------------------------
+    def test_delivery_to_smtp_lmtp_and_maildir_is_byte_identical_but_for_received(self):
+        smtp, lmtp = self.sink(), self.sink(lmtp=True)
+        maildir = os.path.join(self.tmp, "Maildir")
+        self.entry("example.com", smtp.target())
+        self.entry("example.org", f"lmtp://[127.0.0.1]:{lmtp.port}")
+        self.entry("example.net", "maildir:" + maildir)
+        srv = self.serve()
+        for domain in ("example.com", "example.org", "example.net"):
+            # swaks for the dialogue, and the exact bytes with a raw client
+            r = self.swaks(srv.port, "carol@" + domain, data=MESSAGE)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            c = Client(srv.port)
+            c.reply()
+            c.cmd("EHLO client.test", 250)
+            c.cmd("MAIL FROM:<alice@sender.example>", 250)
+            c.cmd("RCPT TO:<bob@" + domain + ">", 250)
+            c.cmd("DATA", 354)
+            c.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+            self.assertEqual(c.reply()[0], 250)
+            c.cmd("QUIT", 221)
+        lf = MESSAGE.replace(b"\r\n", b"\n")
+        for sink in (smtp, lmtp):
+            got = sink.messages(wait=5)
+            self.assertEqual(len(got), 2)
+            # smtp-sink dumps with LF line ends and one empty line after the message
+            self.assertIn(lf + b"\n", [strip_received(m) for m in got])
+        delivered = []
+        for path in glob.glob(os.path.join(maildir, "new", "*")):
+            with open(path, "rb") as f:
+                delivered.append(strip_received(f.read()))
+        self.assertEqual(len(delivered), 2)
+        self.assertIn(lf, delivered)
+        self.assertEqual(os.listdir(os.path.join(srv.state, "spool")), [])
+        self.assertTrue(srv.wait_log("action=delivered"), srv.log())
+        self.assertEqual(srv.stop(), 0)
+
+    def test_target_replies_are_mirrored_and_failures_are_never_acknowledged(self):
+        refuse_rcpt = self.sink("-f", "RCPT")
+        drop_after_data = self.sink("-q", ".")
+        down = free_port()
+        self.entry("refuse.example", refuse_rcpt.target())
+        self.entry("drop.example", drop_after_data.target())
+        self.entry("down.example", f"[127.0.0.1]:{down}")
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        code, text = c.cmd("RCPT TO:<x@refuse.example>")
+        self.assertEqual(code, 500)  # smtp-sink's hard reject, mirrored
+        self.assertIn("5.3.0", text)
+        code, text = c.cmd("RCPT TO:<x@down.example>")
+        self.assertEqual(code, 451)
+        self.assertIn("4.4.1 cannot reach the mail server", text)
+        c.cmd("RSET", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<x@drop.example>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE + b".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 451, text)  # the target dropped after the data: not acknowledged
+        self.assertIn("4.4.2", text)
+        c.cmd("QUIT", 221)
+        c.close()
+        self.assertEqual(srv.stop(), 0)
+
+    def test_client_dropping_during_data_delivers_nothing(self):
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE)  # no end marker
+        time.sleep(0.3)
+        c.close()
+        self.assertTrue(srv.wait_log("event=aborted"), srv.log())
+        time.sleep(0.5)
+        self.assertEqual(sink.messages(), [])
+        self.assertEqual(os.listdir(os.path.join(srv.state, "spool")), [])
+
+    # -- relay control ----------------------------------------------------------------------------------
+    def test_relay_battery(self):
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        for rcpt in ("u@unknown.example", "user%other@example.com", "other!user@example.com",
+                     "@a.example:u@b.example", '"u@b.example"@example.com', "u@[127.0.0.1]",
+                     "u@[IPv6:::1]", "u@unknown.example.", "u@UNKNOWN.example", "u@example.com.",
+                     "u@sub.example.com", "u@com", "u@example.com.unknown.example"):
+            with self.subTest(rcpt=rcpt):
+                code, text = c.cmd(f"RCPT TO:<{rcpt}>")
+                self.assertGreaterEqual(code, 500, text)
+        for rcpt in ("u@EXAMPLE.COM", "v@Example.Com"):
+            c.cmd(f"RCPT TO:<{rcpt}>", 250)
+        c.cmd("QUIT", 221)
+        self.assertTrue(srv.wait_log("event=relay_denied"), srv.log())
+
+    def test_smuggling_battery(self):
+        for marker in (b"\n.\r\n", b"\r.\r\n", b"\n.\n", b"\r\n.\n", b"\r\n.\r"):
+            with self.subTest(marker=marker):
+                sink = self.sink()
+                self.run_mp("entry", "delete", "example.com")
+                self.entry("example.com", sink.target())
+                srv = self.serve()
+                c = Client(srv.port)
+                c.reply()
+                c.cmd("EHLO client.test", 250)
+                c.cmd("MAIL FROM:<a@sender.example>", 250)
+                c.cmd("RCPT TO:<bob@example.com>", 250)
+                c.cmd("DATA", 354)
+                c.send(b"Subject: one\r\n\r\nfirst" + marker +
+                       b"MAIL FROM:<evil@sender.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n"
+                       b"Subject: smuggled\r\n\r\nsecond\r\n.\r\n")
+                code, text = c.reply()
+                self.assertEqual(code, 250, text)
+                c.cmd("QUIT", 221)
+                c.close()
+                msgs = sink.messages(wait=5)
+                self.assertEqual(len(msgs), 1)
+                self.assertNotIn(b"\r", msgs[0])  # smtp-sink keeps a bare CR; we sent none
+                self.assertIn(b"MAIL FROM:<evil@sender.example>", msgs[0])
+                self.assertTrue(srv.wait_log("event=bare_line_end"), srv.log())
+                srv.stop()
+                self.serves.remove(srv)
+
+    # -- STARTTLS --------------------------------------------------------------------------------------
+    def test_starttls_discards_pipelined_plaintext(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=proxy.test", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve("--tls-cert", cert, "--tls-key", key)
+        c = Client(srv.port)
+        c.reply()
+        _, ehlo = c.cmd("EHLO client.test", 250)
+        self.assertIn("STARTTLS", ehlo)
+        c.send("STARTTLS\r\nMAIL FROM:<injected@sender.example>\r\n")  # one packet
+        code, _ = c.reply()
+        self.assertEqual(code, 220)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        tls = ctx.wrap_socket(c.sock, server_hostname="proxy.test")
+        tls.settimeout(1.0)
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            tls.recv(100)  # the injected MAIL FROM was not executed: no reply waits for us
+        c.sock, c.buf = tls, b""
+        c.sock.settimeout(10)
+        # the session starts again: MAIL needs EHLO first
+        c.cmd("MAIL FROM:<a@sender.example>", 503)
+        _, ehlo = c.cmd("EHLO client.test", 250)
+        self.assertNotIn("STARTTLS", ehlo)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE + b".\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.cmd("QUIT", 221)
+        [got] = sink.messages(wait=5)
+        self.assertIn(b"with ESMTPS id", got)
+        self.assertTrue(srv.wait_log("tls=TLSv1.3"), srv.log())
+
+    # -- limits ------------------------------------------------------------------------------------------
+    def test_limits_and_odd_messages(self):
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve("--max-message-size", str(12 << 20), "--max-recipients", "2",
+                         "--max-connections-per-ip", "3")
+        c = Client(srv.port)
+        c.reply()
+        code, text = c.cmd("NOOP " + "x" * 600)
+        self.assertEqual(code, 500)
+        self.assertIn("line too long", text)
+        c.cmd("EHLO client.test", 250)
+        c.cmd(f"MAIL FROM:<a@sender.example> SIZE={13 << 20}", 552)
+        c.cmd("MAIL FROM:<a@sender.example> FOO=1", 555)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<a@example.com>", 250)
+        c.cmd("RCPT TO:<b@example.com>", 250)
+        c.cmd("RCPT TO:<c@example.com>", 452)
+        c.cmd("BDAT 10 LAST", 502)
+        c.cmd("DATA", 354)
+        c.send(b"Subject: long\r\n\r\n" + b"y" * 1200 + b"\r\n.\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 554, text)
+        self.assertIn("longer than 998", text)
+        for body, expect in ((b"", 250), (b"a\x00b\r\n", 554), (b"z" * 100 + b"\r\n", 250)):
+            c.cmd("MAIL FROM:<a@sender.example>", 250)
+            c.cmd("RCPT TO:<a@example.com>", 250)
+            c.cmd("DATA", 354)
+            c.send(body + b".\r\n")
+            self.assertEqual(c.reply()[0], expect, body[:20])
+        # 10 MB passes, 13 MB does not (read to its end, then refused)
+        for size, expect in ((10 << 20, 250), (13 << 20, 552)):
+            c.cmd("MAIL FROM:<a@sender.example>", 250)
+            c.cmd("RCPT TO:<a@example.com>", 250)
+            c.cmd("DATA", 354)
+            line = b"0123456789" * 7 + b"\r\n"
+            c.send(b"Subject: big\r\n\r\n" + line * (size // len(line)) + b".\r\n")
+            code, text = c.reply()
+            self.assertEqual(code, expect, text)
+        self.assertEqual(len(sink.messages(wait=5)), 3)
+        # connections per address
+        others = [Client(srv.port) for _ in range(2)]
+        for o in others:
+            self.assertEqual(o.reply()[0], 220)
+        extra = Client(srv.port)
+        code, text = extra.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("too many connections", text)
+        c.cmd("QUIT", 221)
+
+    def test_slow_client_times_out(self):
+        self.entry("example.com", self.sink().target())
+        srv = self.serve("--command-timeout", "1")
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        started = time.time()
+        code, text = c.reply()
+        self.assertEqual(code, 421, text)
+        self.assertIn("timeout", text)
+        self.assertLess(time.time() - started, 5)
+        self.assertEqual(c.reply()[0], None)
+
+    # -- operations ---------------------------------------------------------------------------------------
+    def test_check_config_and_start_errors(self):
+        self.entry("example.com", "maildir:" + os.path.join(self.tmp, "md"))
+        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.out, f"configuration OK (1 entries in {self.store})\n")
+        r = self.run_mp("serve", "--check-config", "--listen", "nowhere", "--max-recipients", "0",
+                        "--tls-cert", "/missing.pem", expect=2)
+        self.assertIn("listen: nowhere is not ADDRESS:PORT", r.err)
+        self.assertIn("max-recipients: at least 1", r.err)
+        self.assertIn("tls-cert and tls-key go together", r.err)
+        with open(os.path.join(self.store, "broken.example.json"), "w") as f:
+            f.write("{not json")
+        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0", expect=2)
+        self.assertIn("broken.example.json", r.err)
+        os.remove(os.path.join(self.store, "broken.example.json"))
+        # a port in use fails before "ready"
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        r = self.run_mp("--store", self.store, "serve", "--listen", f"127.0.0.1:{port}", "--state-dir",
+                        os.path.join(self.tmp, "state"), expect=1)
+        self.assertIn(f"cannot listen on 127.0.0.1:{port}", r.err)
+        self.assertNotIn("ready", r.out)
+        blocker.close()
+
+    def test_sighup_reload_keeps_a_working_config_and_sigterm_drains(self):
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        config = os.path.join(self.tmp, "mailproxy.conf")
+        with open(config, "w") as f:
+            f.write("[serve]\nmax-recipients = 5\n")
+        srv = self.serve(config=config)
+        with open(config, "w") as f:
+            f.write("[serve]\nmax-recipients = oops\nno-such-key = 1\n")
+        srv.send_signal(signal.SIGHUP)
+        self.assertTrue(srv.wait_log("event=reload"), srv.log())
+        self.assertIn("the running configuration stays", srv.log())
+        r = self.swaks(srv.port, "bob@example.com", data=MESSAGE)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        # a new entry is picked up without a signal
+        other = self.sink()
+        self.entry("example.org", other.target())
+        self.assertEqual(self.swaks(srv.port, "bob@example.org", data=MESSAGE).returncode, 0)
+        # SIGTERM: the open transaction finishes, an idle session gets 421, the process exits 0
+        busy, idle = Client(srv.port), Client(srv.port)
+        busy.reply()
+        idle.reply()
+        idle.cmd("EHLO client.test", 250)
+        busy.cmd("EHLO client.test", 250)
+        busy.cmd("MAIL FROM:<a@sender.example>", 250)
+        busy.cmd("RCPT TO:<bob@example.com>", 250)
+        busy.cmd("DATA", 354)
+        busy.send(MESSAGE[:40])
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(idle.reply()[0], 421)
+        time.sleep(0.3)
+        with self.assertRaises(OSError):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
+            s.recv(10) or (_ for _ in ()).throw(OSError("closed"))
+        busy.send(MESSAGE[40:] + b".\r\n")
+        self.assertEqual(busy.reply()[0], 250, srv.log())
+        self.assertEqual(busy.reply()[0], 421)  # and then it is closed
+        self.assertEqual(srv.proc.wait(timeout=20), 0)
+        self.assertEqual(len(sink.messages(wait=2)), 2)
+
+    def test_kill_during_data_never_acknowledges_and_the_spool_is_cleaned(self):
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE)
+        spool = os.path.join(srv.state, "spool")
+        deadline = time.time() + 5
+        while not os.listdir(spool) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(os.listdir(spool)), 1)
+        srv.stop(signal.SIGKILL)
+        self.assertEqual(c.reply()[0], None)  # closed, never a 250
+        self.assertEqual(sink.messages(), [])
+        again = self.serve()
+        self.assertTrue(again.wait_log("event=spool_cleaned files=1"), again.log())
+        self.assertEqual(os.listdir(spool), [])
+
+    def test_mixed_domains_in_one_transaction(self):
+        a, b = self.sink(), self.sink()
+        self.entry("example.com", a.target())
+        self.entry("example.org", b.target())
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<x@example.com>", 250)
+        code, text = c.cmd("RCPT TO:<y@example.org>")
+        self.assertEqual(code, 452)
+        self.assertIn("4.5.3", text)
+        c.cmd("QUIT", 221)
