@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# The main job on an embedded default configuration: install, build, then walk through the entry
-# workflow in a throwaway store (create an entry, change its level, show it). Nothing outside the
-# temporary store is touched.
+# The main job on an embedded default configuration: install, build, then run the filter itself,
+# `mailproxy serve`, on 127.0.0.1:2525 with one entry (example.com) that delivers to a maildir. It runs in
+# the foreground until Ctrl-C (SIGTERM/SIGINT: it finishes what is in flight and exits 0). Everything lives
+# in a temporary directory that is removed at the end. MAILPROXY_DEMO_PORT picks another port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
-store=$(mktemp -d /tmp/mailproxy-demo.XXXXXX)
-trap 'rm -rf "$store"' EXIT
-export MAILPROXY_STORE="$store"
+demo=$(mktemp -d /tmp/mailproxy-demo.XXXXXX)
+trap 'rm -rf "$demo"' EXIT
+port=${MAILPROXY_DEMO_PORT:-2525}
 mp=build/cli/mailproxy
 
-step() { printf '\n$ mailproxy %s\n' "$*"; "$mp" "$@"; }
+"$mp" --store "$demo/entries" entry create example.com --target "maildir:$demo/Maildir" \
+  --admin postmaster@example.com >/dev/null
+cat > "$demo/mailproxy.conf" <<CONF
+store = "$demo/entries"
+[serve]
+listen = ["127.0.0.1:$port"]
+state-dir = "$demo/state"
+hostname = "mailproxy.demo"
+max-message-size = 10485760
+CONF
 
-echo "mailproxy demo: entry store $store (removed at the end)"
-step entry create example.com --target mx.example.net --admin postmaster@example.com
-step entry update example.com --protection HIGH --greylisting on
-step entry update example.com --kill-score 15 --add-whitelist newsletter@partner.example
-step entry info example.com
-step entry list
-step level show
+cat <<TEXT
+mailproxy demo in $demo (removed at the end):
+  entry example.com -> maildir:$demo/Maildir
+  configuration $demo/mailproxy.conf
+Send a test mail from another terminal, then look at the maildir:
+  swaks --server 127.0.0.1:$port --to user@example.com --from you@sender.example
+  ls $demo/Maildir/new/
+A domain without an entry is refused (not an open relay):
+  swaks --server 127.0.0.1:$port --to user@elsewhere.example --from you@sender.example
+Stop with Ctrl-C.
+
+TEXT
+exec_status=0
+"$mp" --config "$demo/mailproxy.conf" serve || exec_status=$?
+exit "$exec_status"

@@ -241,7 +241,7 @@ awaitable<void> Session::run() {
         } catch (const std::exception&) {
         }
     }
-    if (in_transaction())
+    if (in_transaction() && !m_quit)
         m_srv.log.info("aborted",
                        {{"id", m_id}, {"client", m_peer}, {"reason", timed_out ? "timeout" : "disconnect"}});
     co_await reset_transaction();
