@@ -15,6 +15,8 @@ packages=(
   patch nsd
   # serve: swaks as the client, postfix's smtp-sink as the target
   swaks postfix
+  # the libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev
 )
 
 missing=()

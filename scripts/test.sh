@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build, check formatting, run every test (unit + integration), then
-# build with AddressSanitizer + UndefinedBehaviorSanitizer and run every test again. Prints the totals.
+# build with AddressSanitizer + UndefinedBehaviorSanitizer and run every test again, then run the libFuzzer
+# targets for a bounded time (MAILPROXY_FUZZ_SECONDS, default 60 each). Prints the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +47,14 @@ bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug "-DMAILPROXY_SANITIZE=
 echo "== tests with sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
 
+fuzz_seconds=${MAILPROXY_FUZZ_SECONDS:-60}
+echo "== fuzz targets (clang, libFuzzer with ASan/UBSan, ${fuzz_seconds} s each)"
+cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+  -DMAILPROXY_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+cmake --build build-fuzz -j2
+run_ctest build-fuzz
+
 echo
-echo "mailproxy tests (plain and sanitized builds):"
+echo "mailproxy tests (plain and sanitized builds, fuzz targets):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,35 +4,55 @@ namespace mailproxy::daemon {
 
 using namespace asio::experimental::awaitable_operators;
 
-template <typename T>
-awaitable<T> Channel::timed(awaitable<T> op, std::chrono::seconds limit) {
+template <typename... T>
+awaitable<std::tuple<asio::error_code, T...>> timed(awaitable<std::tuple<asio::error_code, T...>> op,
+                                                    std::chrono::seconds limit) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(limit);
-    auto result = co_await (std::move(op) || timer.async_wait(asio::use_awaitable));
+    auto result =
+        co_await (std::move(op) || timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
     if (result.index() == 1)
         throw asio::system_error(asio::error::timed_out);
-    if constexpr (!std::is_void_v<T>)
-        co_return std::get<0>(std::move(result));
+    auto r = std::get<0>(std::move(result));
+    if (std::get<0>(r))
+        throw asio::system_error(std::get<0>(r));
+    co_return r;
+}
+
+template awaitable<std::tuple<asio::error_code>> timed(awaitable<std::tuple<asio::error_code>>,
+                                                       std::chrono::seconds);
+template awaitable<std::tuple<asio::error_code, std::size_t>> timed(
+    awaitable<std::tuple<asio::error_code, std::size_t>>, std::chrono::seconds);
+template awaitable<std::tuple<asio::error_code, asio::ip::tcp::resolver::results_type>> timed(
+    awaitable<std::tuple<asio::error_code, asio::ip::tcp::resolver::results_type>>, std::chrono::seconds);
+template awaitable<std::tuple<asio::error_code, asio::ip::tcp::endpoint>> timed(
+    awaitable<std::tuple<asio::error_code, asio::ip::tcp::endpoint>>, std::chrono::seconds);
+
+namespace {
+constexpr auto k_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
 awaitable<std::size_t> Channel::read_some(asio::mutable_buffer b, std::chrono::seconds limit) {
+    std::tuple<asio::error_code, std::size_t> r;
     if (m_tls)
-        co_return co_await timed(m_tls->async_read_some(b, asio::use_awaitable), limit);
-    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock))
-        co_return co_await timed(tcp->async_read_some(b, asio::use_awaitable), limit);
-    auto& unix = std::get<asio::local::stream_protocol::socket>(m_sock);
-    co_return co_await timed(unix.async_read_some(b, asio::use_awaitable), limit);
+        r = co_await timed(m_tls->async_read_some(b, k_tuple), limit);
+    else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock))
+        r = co_await timed(tcp->async_read_some(b, k_tuple), limit);
+    else
+        r = co_await timed(std::get<asio::local::stream_protocol::socket>(m_sock).async_read_some(b, k_tuple),
+                           limit);
+    co_return std::get<1>(r);
 }
 
 awaitable<void> Channel::write(std::string_view data, std::chrono::seconds limit) {
     const auto buf = asio::buffer(data.data(), data.size());
     if (m_tls) {
-        co_await timed(asio::async_write(*m_tls, buf, asio::use_awaitable), limit);
+        co_await timed(asio::async_write(*m_tls, buf, k_tuple), limit);
     } else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock)) {
-        co_await timed(asio::async_write(*tcp, buf, asio::use_awaitable), limit);
+        co_await timed(asio::async_write(*tcp, buf, k_tuple), limit);
     } else {
         auto& unix = std::get<asio::local::stream_protocol::socket>(m_sock);
-        co_await timed(asio::async_write(unix, buf, asio::use_awaitable), limit);
+        co_await timed(asio::async_write(unix, buf, k_tuple), limit);
     }
 }
 
@@ -40,7 +60,7 @@ awaitable<void> Channel::start_tls(asio::ssl::context& ctx, bool server, std::ch
     auto& tcp = std::get<asio::ip::tcp::socket>(m_sock);
     m_tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(tcp, ctx);
     const auto type = server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
-    co_await timed(m_tls->async_handshake(type, asio::use_awaitable), limit);
+    co_await timed(m_tls->async_handshake(type, k_tuple), limit);
 }
 
 void Channel::close() {
@@ -51,6 +71,15 @@ void Channel::close() {
             s.close(ec);
         },
         m_sock);
+}
+
+void Channel::cancel() {
+    asio::error_code ec;
+    std::visit([&](auto& s) { s.cancel(ec); }, m_sock);
+}
+
+bool Channel::is_open() const {
+    return std::visit([](const auto& s) { return s.is_open(); }, m_sock);
 }
 
 std::string Channel::tls_version() const {

@@ -9,12 +9,21 @@
 #include <variant>
 
 #include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
 
 namespace mailproxy::daemon {
 
 using asio::awaitable;
+
+/// Runs `op` (an operation started with asio::experimental::as_tuple(asio::use_awaitable), so that it never
+/// throws inside the race) against a timer: the operation's error is thrown as asio::system_error, a time-out
+/// as asio::error::timed_out. asio 1.22's awaitable `||` waits for the first *success*, which is why the
+/// operation must not fail by throwing: a failed read would otherwise wait for the whole time-out.
+template <typename... T>
+awaitable<std::tuple<asio::error_code, T...>> timed(awaitable<std::tuple<asio::error_code, T...>> op,
+                                                    std::chrono::seconds limit);
 
 /// A byte stream to a peer: TCP (upgraded to TLS by STARTTLS) or a unix socket, with a time limit on
 /// every read and write. A time-out, a closed connection or any error throws asio::system_error
@@ -31,12 +40,12 @@ class Channel {
     awaitable<void> start_tls(asio::ssl::context& ctx, bool server, std::chrono::seconds limit);
     bool tls() const { return m_tls != nullptr; }
     void close();
+    /// Cancels the read or write under way (it throws operation_aborted); the connection stays open.
+    void cancel();
     std::string tls_version() const;
+    bool is_open() const;
 
   private:
-    template <typename T>
-    awaitable<T> timed(awaitable<T> op, std::chrono::seconds limit);
-
     std::variant<asio::ip::tcp::socket, asio::local::stream_protocol::socket> m_sock;
     std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> m_tls;
 };

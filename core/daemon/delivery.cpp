@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -46,7 +47,7 @@ class SmtpDelivery final : public Delivery {
             if (greeting.code != 220)
                 co_return failed_to(greeting, "greeted with");
             auto hello = co_await hello_exchange();
-            if (!hello.ok())
+            if (hello.code != 250)
                 co_return failed_to(hello, "refused EHLO with");
             if (m_o.tls != "none" && has(hello, "STARTTLS") &&
                 m_target.kind != TargetAddress::Kind::lmtp_unix && m_o.tls_client != nullptr) {
@@ -56,7 +57,7 @@ class SmtpDelivery final : public Delivery {
                     co_await m_ch->start_tls(*m_o.tls_client, false, m_o.reply_timeout);
                     m_in->buffered().clear();
                     hello = co_await hello_exchange();
-                    if (!hello.ok())
+                    if (hello.code != 250)
                         co_return failed_to(hello, "refused EHLO after STARTTLS with");
                 } else if (m_o.tls == "required") {
                     co_return temp_failure(
@@ -72,7 +73,8 @@ class SmtpDelivery final : public Delivery {
             if (eight_bit && has(hello, "8BITMIME"))
                 params += " BODY=8BITMIME";
             co_await send(fmt::format("MAIL FROM:<{}>{}\r\n", from, params));
-            co_return co_await read_reply();
+            auto r = co_await read_reply();
+            co_return expect(std::move(r), {250});
         } catch (const std::exception& e) {
             m_broken = true;
             co_return temp_failure(
@@ -85,7 +87,8 @@ class SmtpDelivery final : public Delivery {
             co_return temp_failure("4.4.2", "the connection to the mail server failed");
         try {
             co_await send(fmt::format("RCPT TO:<{}>\r\n", to));
-            co_return co_await read_reply();
+            auto r = co_await read_reply();
+            co_return expect(std::move(r), {250, 251});
         } catch (const std::exception& e) {
             m_broken = true;
             co_return temp_failure("4.4.2",
@@ -99,6 +102,7 @@ class SmtpDelivery final : public Delivery {
         try {
             co_await send("DATA\r\n");
             auto go = co_await read_reply();
+            go = expect(std::move(go), {354});
             if (go.code != 354)
                 co_return go;
             std::ifstream in(spool, std::ios::binary);
@@ -123,7 +127,8 @@ class SmtpDelivery final : public Delivery {
                 co_return temp_failure("4.3.0", "the spooled message cannot be read");
             wire += stuffer.finish();
             co_await m_ch->write(wire, m_o.reply_timeout);
-            co_return co_await read_reply();  // LMTP: one per recipient, and there is one
+            auto done = co_await read_reply();  // LMTP: one per recipient, and there is one
+            co_return expect(std::move(done), {250});
         } catch (const std::exception& e) {
             m_broken = true;
             co_return temp_failure(
@@ -166,31 +171,21 @@ class SmtpDelivery final : public Delivery {
     }
 
     awaitable<void> connect() {
+        constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
         if (m_target.kind == TargetAddress::Kind::lmtp_unix) {
             asio::local::stream_protocol::socket s(m_ex);
-            asio::steady_timer timer(m_ex);
-            timer.expires_after(m_o.connect_timeout);
-            auto r = co_await (
-                s.async_connect(asio::local::stream_protocol::endpoint(m_target.path), asio::use_awaitable) ||
-                timer.async_wait(asio::use_awaitable));
-            if (r.index() == 1)
-                throw asio::system_error(asio::error::timed_out);
+            co_await timed(s.async_connect(asio::local::stream_protocol::endpoint(m_target.path), tuple),
+                           m_o.connect_timeout);
             m_ch = std::make_unique<Channel>(std::move(s));
         } else {
             asio::ip::tcp::resolver resolver(m_ex);
-            asio::steady_timer timer(m_ex);
-            timer.expires_after(m_o.connect_timeout);
-            auto found = co_await (
-                resolver.async_resolve(m_target.host, std::to_string(m_target.port), asio::use_awaitable) ||
-                timer.async_wait(asio::use_awaitable));
-            if (found.index() == 1)
-                throw asio::system_error(asio::error::timed_out);
+            auto found =
+                co_await timed(resolver.async_resolve(m_target.host, std::to_string(m_target.port), tuple),
+                               m_o.connect_timeout);
             asio::ip::tcp::socket s(m_ex);
-            timer.expires_after(m_o.connect_timeout);
-            auto r = co_await (asio::async_connect(s, std::get<0>(found), asio::use_awaitable) ||
-                               timer.async_wait(asio::use_awaitable));
-            if (r.index() == 1)
-                throw asio::system_error(asio::error::timed_out);
+            co_await timed(asio::async_connect(s, std::get<1>(found), tuple), m_o.connect_timeout);
+            asio::error_code ec;
+            s.set_option(asio::ip::tcp::no_delay(true), ec);  // the end marker must not wait for an ACK
             m_ch = std::make_unique<Channel>(std::move(s));
         }
         m_in = std::make_unique<LineReader>(*m_ch);
@@ -206,7 +201,21 @@ class SmtpDelivery final : public Delivery {
         co_return r;
     }
 
-    awaitable<void> send(std::string_view s) { co_await m_ch->write(s, m_o.reply_timeout); }
+    /// The reply, when its code is one of `positive` or a refusal (4xx, 5xx); anything else (a 220 where a
+    /// 250 belongs, say) means the dialogue is out of step, and a stale 250 must never pass for the answer
+    /// to a later command.
+    static Reply expect(Reply r, std::vector<int> positive) {
+        if (r.code >= 400 || std::find(positive.begin(), positive.end(), r.code) != positive.end())
+            return r;
+        throw std::runtime_error(fmt::format("an unexpected reply {} {}", r.code, r.text().substr(0, 80)));
+    }
+
+    awaitable<void> send(std::string_view s) {
+        // nothing may be waiting from the server before a command: it answers only what it is asked
+        if (!m_in->buffered().empty())
+            throw std::runtime_error("the mail server sent more than it was asked for");
+        co_await m_ch->write(s, m_o.reply_timeout);
+    }
 
     awaitable<Reply> read_reply(std::optional<std::chrono::seconds> timeout = std::nullopt) {
         smtp::ReplyParser parser;
@@ -232,6 +241,19 @@ class SmtpDelivery final : public Delivery {
     std::unique_ptr<Channel> m_ch;
     std::unique_ptr<LineReader> m_in;
 };
+
+bool write_all(int fd, std::string_view data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        const auto n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
 
 /// A maildir (the demo and tests): the message goes to tmp/, is synced, and is renamed into new/.
 class MaildirDelivery final : public Delivery {
@@ -259,38 +281,49 @@ class MaildirDelivery final : public Delivery {
             fmt::format("{}.P{}Q{}.{}", std::time(nullptr), ::getpid(), ++counter, m_o.hostname);
         const auto tmp = std::filesystem::path(m_target.path) / "tmp" / name;
         const auto dest = std::filesystem::path(m_target.path) / "new" / name;
-        std::ifstream in(spool, std::ios::binary);
-        std::string text = received;
+        const auto failed = [&](std::string_view what) {
+            const std::string why = std::strerror(errno);
+            ::unlink(tmp.c_str());
+            return temp_failure("4.3.0", fmt::format("cannot {} ({}): {}", what, m_target.path, why));
+        };
+        util::Fd in(::open(spool.c_str(), O_RDONLY | O_CLOEXEC));
+        if (in.get() < 0)
+            co_return failed("read the spooled message");
+        util::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (out.get() < 0)
+            co_return failed("write to the maildir");
+        // a maildir holds lines ending in LF: CR LF becomes LF, also across two chunks
+        bool held_cr = false;
+        const auto put = [&](std::string_view text) {
+            std::string lf;
+            lf.reserve(text.size() + 1);
+            for (char c : text) {
+                if (held_cr && c != '\n')
+                    lf += '\r';
+                held_cr = c == '\r';
+                if (!held_cr)
+                    lf += c;
+            }
+            return write_all(out.get(), lf);
+        };
+        bool ok = put(received);
         std::string chunk(k_chunk, '\0');
-        while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
-            text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
-        // a maildir holds lines ending in LF
-        std::string lf;
-        lf.reserve(text.size());
-        for (std::size_t i = 0; i < text.size(); ++i) {
-            if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
-                continue;
-            lf += text[i];
-        }
-        util::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        bool ok = fd.get() >= 0;
-        std::size_t done = 0;
-        while (ok && done < lf.size()) {
-            const auto n = ::write(fd.get(), lf.data() + done, lf.size() - done);
+        while (ok) {
+            const auto n = ::read(in.get(), chunk.data(), chunk.size());
             if (n < 0 && errno == EINTR)
                 continue;
-            ok = n > 0;
-            if (ok)
-                done += static_cast<std::size_t>(n);
+            if (n < 0)
+                co_return failed("read the spooled message");
+            if (n == 0)
+                break;
+            ok = put(std::string_view(chunk.data(), static_cast<std::size_t>(n)));
         }
-        ok = ok && ::fsync(fd.get()) == 0 && ::rename(tmp.c_str(), dest.c_str()) == 0 &&
+        if (ok && held_cr)
+            ok = write_all(out.get(), "\r");
+        ok = ok && ::fsync(out.get()) == 0 && ::rename(tmp.c_str(), dest.c_str()) == 0 &&
              util::fsync_dir(dest.parent_path()).has_value();
-        if (!ok) {
-            const auto why = std::strerror(errno);
-            ::unlink(tmp.c_str());
-            co_return temp_failure("4.3.0",
-                                   fmt::format("cannot write to the maildir {}: {}", m_target.path, why));
-        }
+        if (!ok)
+            co_return failed("write to the maildir");
         co_return Reply{250, {fmt::format("2.0.0 delivered to the maildir as {}", name)}};
     }
 

@@ -37,12 +37,42 @@ Expected<void> Entries::reload() {
     return {};
 }
 
+std::string Entries::refresh() {
+    std::error_code ec;
+    const auto mtime = fs::last_write_time(m_dir, ec);
+    if (ec)
+        return fmt::format("cannot read the entry store {}: {}", m_dir.string(), ec.message());
+    m_mtime = mtime;  // a broken file is reported once, not on every recipient
+    store::LocalStore store(m_dir);
+    auto listed = store.list({}, store::Detail::full);
+    if (!listed)
+        return listed.error().message;
+    auto map = std::make_shared<EntryMap>();
+    for (auto& e : listed->entries) {
+        auto domain = util::to_lower(e.domain);
+        map->emplace(std::move(domain), std::move(e));
+    }
+    std::string problems;
+    for (const auto& p : listed->problems) {
+        problems += (problems.empty() ? "" : "; ") + p.message;
+        auto name = fs::path(p.source).filename().string();
+        if (name.ends_with(".json"))
+            name.resize(name.size() - 5);
+        const auto old = m_map->find(util::to_lower(name));
+        if (old != m_map->end())
+            map->emplace(old->first, old->second);
+    }
+    m_map = std::move(map);
+    return problems;
+}
+
 std::shared_ptr<const EntryMap> Entries::snapshot(std::string* problem) {
     std::error_code ec;
     const auto mtime = fs::last_write_time(m_dir, ec);
     if (!ec && mtime != m_mtime) {
-        if (auto ok = reload(); !ok && problem != nullptr)
-            *problem = ok.error().message;
+        auto p = refresh();
+        if (!p.empty() && problem != nullptr)
+            *problem = p;
     }
     return m_map;
 }

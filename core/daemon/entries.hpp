@@ -15,13 +15,16 @@ using EntryMap = std::map<std::string, entry::MailProxy>;  ///< by domain, lower
 
 /// The entries `serve` relays for, read from the local store directory. A snapshot is shared with the
 /// sessions; it is read again when the directory changes (an `entry` command wrote to it) or on reload().
-/// A directory that cannot be read, or a file in it that is not a valid entry, keeps the old snapshot
-/// and is reported.
+/// At start a file that is not a valid entry is an error. Later, the valid files make the new snapshot
+/// (so a removed entry is gone at once), a broken file keeps the entry its domain had (a half-saved edit
+/// does not bounce that domain's mail), and the problem is reported.
 class Entries {
   public:
     explicit Entries(std::filesystem::path dir);
-    /// Reads the directory now; every problem is in the error (ErrorCode::corrupt or io).
+    /// Reads the directory now; every problem is in the error (ErrorCode::corrupt or io) and nothing changes.
     Expected<void> reload();
+    /// Reads the directory now, applying what reads; returns the problems ("" when none).
+    std::string refresh();
     /// The current snapshot, read again first when the directory's modification time changed; `problem`
     /// gets the reason when that read failed (the old snapshot is kept).
     std::shared_ptr<const EntryMap> snapshot(std::string* problem = nullptr);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +81,7 @@ struct Server::Impl {
     std::map<std::string, std::size_t> per_ip;
     bool draining = false;
     fs::path spool;
+    std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
     awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
@@ -101,28 +103,22 @@ class Session : public std::enable_shared_from_this<Session> {
         if (--m_srv.per_ip[m_peer] == 0)
             m_srv.per_ip.erase(m_peer);
         remove_spool();
+        if (m_srv.draining && m_srv.sessions.empty()) {
+            asio::error_code ec;
+            m_srv.signals.cancel(ec);  // the last one: the event loop may end
+        }
     }
 
     awaitable<void> run();
 
-    /// SIGTERM: a session between transactions stops now (with 421); one in a transaction finishes it.
-    /// The session is waiting for a command: the 421 is written beside that read, then the connection is
-    /// closed, which ends the read.
+    /// SIGTERM: a session waiting for the client's next command stops now with 421 (an open transaction
+    /// there is aborted: nothing of it was acknowledged); one receiving data or talking to the target
+    /// finishes that first. Cancelling the pending read wakes the session, which writes the 421 itself.
     void drain() {
-        if (in_transaction() || m_stop_now || !m_waiting)
+        if (m_stop_now || !m_waiting)
             return;  // busy: the loop sees the drain before it waits for the next command
         m_stop_now = true;
-        asio::co_spawn(
-            m_srv.io,
-            [self = shared_from_this()]() -> awaitable<void> {
-                try {
-                    co_await self->m_ch.write(reply(421, "4.3.2", "shutting down, try again later"),
-                                              std::chrono::seconds(5));
-                } catch (const std::exception&) {
-                }
-                self->m_ch.close();
-            },
-            asio::detached);
+        m_ch.cancel();
     }
 
   private:
@@ -208,8 +204,8 @@ awaitable<void> Session::run() {
         while (!m_quit) {
             if (!m_in.has_line())
                 co_await flush();
-            if (m_srv.draining && !in_transaction()) {
-                queue(reply(421, "4.3.2", "shutting down, try again later"));
+            if (m_srv.draining && !m_in.has_line()) {
+                m_stop_now = true;
                 break;
             }
             bool too_long = false;
@@ -233,10 +229,11 @@ awaitable<void> Session::run() {
     } catch (const std::exception& e) {
         m_srv.log.error("session", {{"client", m_peer}, {"error", e.what()}});
     }
-    if (timed_out && !m_stop_now) {
+    if (timed_out || m_stop_now) {
         // best effort: the client may be gone
         try {
-            m_out = reply(421, "4.4.2", "timeout, closing");
+            m_out += timed_out ? reply(421, "4.4.2", "timeout, closing")
+                               : reply(421, "4.3.2", "shutting down, try again later");
             co_await m_ch.write(m_out, std::chrono::seconds(5));
         } catch (const std::exception&) {
         }
@@ -315,8 +312,8 @@ awaitable<void> Session::handle(const std::string& line) {
 
 awaitable<void> Session::ehlo(const smtp::Command& c, bool extended) {
     const auto name = std::string(util::trim(c.arg));
-    if (name.empty() || name.find(' ') != std::string::npos) {
-        error_reply(501, "5.5.4", "give your host name (one word)");
+    if (!smtp::valid_helo(name)) {
+        error_reply(501, "5.5.4", "give your host name or an address literal");
         co_return;
     }
     co_await reset_transaction();
@@ -527,8 +524,8 @@ awaitable<void> Session::data() {
         co_await m_in.fill(secs(m_config->data_timeout));
     }
     write_out();
-    if (!write_failed && ::fsync(fd.get()) != 0)
-        write_failed = true;
+    // no fsync: the spool only buffers the message while the client waits; it is the target's 250 that
+    // makes the message safe, and a crash before it leaves the client without an acknowledgement
     Reply r;
     if (reader.too_big()) {
         r = Reply{552,
@@ -569,14 +566,15 @@ awaitable<void> Server::Impl::refuse(asio::ip::tcp::socket s, std::string why) {
 
 awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
     for (;;) {
-        asio::ip::tcp::socket s(io);
-        try {
-            s = co_await acceptor.async_accept(asio::use_awaitable);
-        } catch (const asio::system_error& e) {
-            if (draining || e.code() == asio::error::operation_aborted)
+        auto [aec, s] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+        if (aec) {
+            if (draining || aec == asio::error::operation_aborted)
                 co_return;
-            log.error("accept", {{"error", e.what()}});
-            continue;  // EMFILE and the like: the next accept may work
+            // EMFILE and the like: a pause, so that the loop does not spin until a descriptor is free
+            log.error("accept", {{"error", aec.message()}});
+            asio::steady_timer pause(io, std::chrono::milliseconds(500));
+            co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+            continue;
         }
         asio::error_code ec;
         const auto ep = s.remote_endpoint(ec);
@@ -594,6 +592,7 @@ awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
                            asio::detached);
             continue;
         }
+        s.set_option(asio::ip::tcp::no_delay(true), ec);  // replies are written whole: no Nagle delay
         auto session = std::make_shared<Session>(*this, std::move(s), peer);
         asio::co_spawn(
             io, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
@@ -639,8 +638,6 @@ void Server::Impl::drain() {
     }
     for (auto* s : std::vector<Session*>(sessions.begin(), sessions.end()))
         s->drain();
-    asio::error_code ec;
-    signals.cancel(ec);
 }
 
 void Server::Impl::wait_signal() {
@@ -649,10 +646,16 @@ void Server::Impl::wait_signal() {
             return;
         if (sig == SIGHUP) {
             do_reload();
-            wait_signal();
-        } else {
+        } else if (!draining) {
             drain();
+            if (sessions.empty())
+                return;  // nothing in flight: the loop ends
+        } else {
+            log.warning("stopping", {{"note", "a second signal: transactions in flight are cut off"}});
+            io.stop();
+            return;
         }
+        wait_signal();
     });
 }
 
@@ -678,6 +681,13 @@ Expected<std::vector<std::string>> Server::start() {
     if (ec)
         return fail(ErrorCode::io, fmt::format("cannot create {}: {}", m->spool.string(), ec.message()));
     ::chmod(m->spool.c_str(), 0700);
+    // the spool is emptied below: not while another serve works in it
+    m->state_lock = std::make_unique<util::Fd>(
+        ::open((c.state_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (m->state_lock->get() < 0 || ::flock(m->state_lock->get(), LOCK_EX | LOCK_NB) != 0) {
+        return fail(ErrorCode::failed,
+                    fmt::format("another mailproxy serve uses the state directory {}", c.state_dir.string()));
+    }
     std::size_t leftovers = 0;
     for (const auto& f : fs::directory_iterator(m->spool, ec)) {
         fs::remove(f.path(), ec);

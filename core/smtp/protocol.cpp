@@ -19,6 +19,27 @@ bool ieq(std::string_view a, std::string_view b) {
 
 /// A plain host name: labels of letters, digits and hyphens, not starting or ending with a hyphen, at
 /// least two labels, no trailing dot.
+bool plain_domain(std::string_view d);
+
+}  // namespace
+
+bool valid_helo(std::string_view name) {
+    if (name.size() >= 3 && name.front() == '[' && name.back() == ']') {
+        const auto inner = name.substr(1, name.size() - 2);
+        return std::all_of(inner.begin(), inner.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == 'I' ||
+                   c == 'P' || c == 'v' || c == 'V' || c == '6';
+        });
+    }
+    if (name.empty() || name.size() > 253)
+        return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+}
+
+namespace {
+
 bool plain_domain(std::string_view d) {
     if (d.empty() || d.size() > 253 || d.back() == '.' || d.front() == '.')
         return false;
@@ -53,11 +74,9 @@ bool local_part_ok(std::string_view l, std::string& why) {
             return false;
         }
         for (std::size_t i = 1; i + 1 < l.size(); ++i) {
-            const char c = l[i];
-            if (c == '\\') {
-                ++i;
-                continue;
-            }
+            char c = l[i];
+            if (c == '\\' && i + 2 < l.size())
+                c = l[++i];  // the escaped character is checked like any other
             if (c == '@' || c == '%' || c == '!') {
                 why = "a quoted local part holding '@', '%' or '!' is refused (relay trick)";
                 return false;

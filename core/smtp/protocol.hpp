@@ -61,6 +61,10 @@ struct PathError {
 /// exactly.
 std::optional<Path> parse_path(std::string_view arg, bool mail, PathError& error);
 
+/// An EHLO/HELO name that may go into a Received: header: a host name (letters, digits, '-', '.', '_'; a
+/// single label such as "localhost" too) or an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+bool valid_helo(std::string_view name);
+
 /// The value of an ESMTP parameter, or nullopt.
 std::optional<std::string> param(const Path& p, std::string_view keyword);
 

@@ -404,3 +404,155 @@ class ServeTest(MailproxyTest):
         self.assertEqual(code, 452)
         self.assertIn("4.5.3", text)
         c.cmd("QUIT", 221)
+
+    def test_ipv6_listen_and_privilege_drop(self):
+        if os.geteuid() != 0:
+            self.fail("this test needs root (it drops privileges); CI runs as root")
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        maildir = os.path.join(self.tmp, "Maildir")
+        os.makedirs(maildir)
+        os.chmod(maildir, 0o777)
+        self.entry("example.com", "maildir:" + maildir)
+        srv = self.serve("--listen", "[::1]:0", "--user", "nobody")
+        self.assertEqual(len(srv.addresses), 2)
+        self.assertTrue(srv.addresses[1].startswith("[::1]:"), srv.addresses)
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        self.assertEqual(set(uids), {str(nobody.pw_uid)})
+        self.assertTrue(srv.wait_log("event=privileges user=nobody"), srv.log())
+        port6 = int(srv.addresses[1].rsplit(":", 1)[1])
+        # swaks needs a Perl module for IPv6 that Debian does not install with it: a raw client
+        c = Client(port6, host="::1")
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<alice@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE + b".\r\n")
+        self.assertEqual(c.reply()[0], 250, srv.log())
+        c.cmd("QUIT", 221)
+        self.assertTrue(srv.wait_log("client=::1"), srv.log())
+        self.assertEqual(len(glob.glob(os.path.join(maildir, "new", "*"))), 1)
+        self.assertEqual(os.stat(os.path.join(srv.state, "spool")).st_uid, nobody.pw_uid)
+        self.assertEqual(srv.stop(), 0)
+
+    # -- findings of a review, each with the case that showed it ---------------------------------------
+    def fake_target(self, script):
+        """A target that follows `script`: a list of byte strings to send, each after reading one line
+        (the first is the greeting). Returns its port; what it received is in self.fake_log."""
+        import threading
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        self.fake_log = []
+
+        def run():
+            conn, _ = server.accept()
+            conn.settimeout(10)
+            buf = b""
+            try:
+                conn.sendall(script[0])
+                for answer in script[1:]:
+                    while b"\n" not in buf:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    line, buf = buf.split(b"\n", 1)
+                    self.fake_log.append(line)
+                    conn.sendall(answer)
+                time.sleep(1)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+                server.close()
+
+        threading.Thread(target=run, daemon=True).start()
+        return server.getsockname()[1]
+
+    def test_a_target_out_of_step_never_yields_a_250(self):
+        # two greetings: every later reply would be one behind, and RCPT's 250 would answer DATA
+        port = self.fake_target([b"220 front\r\n220 back\r\n", b"250 hi\r\n", b"250 ok\r\n", b"250 ok\r\n",
+                                 b"250 ok\r\n", b"250 ok\r\n"])
+        self.entry("example.com", f"[127.0.0.1]:{port}")
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        code, text = c.cmd("RCPT TO:<bob@example.com>")
+        self.assertEqual(code, 451, text)
+        self.assertNotIn(b"DATA", b"".join(self.fake_log))
+
+    def test_failed_reads_end_at_once(self):
+        self.entry("example.com", self.sink().target())
+        srv = self.serve("--command-timeout", "20", "--max-connections-per-ip", "3")
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.close()
+        time.sleep(0.3)
+        c = Client(srv.port)
+        self.assertEqual(c.reply()[0], 220)  # the closed ones do not count any more
+        # a target that refuses the connection is reported at once, not after a time-out
+        started = time.time()
+        self.run_mp("entry", "update", "example.com", "--target", f"[127.0.0.1]:{free_port()}", expect=0)
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        code, text = c.cmd("RCPT TO:<bob@example.com>")
+        self.assertEqual(code, 451)
+        self.assertIn("Connection refused", text)
+        self.assertLess(time.time() - started, 3)
+
+    def test_entries_removed_or_broken_while_serving(self):
+        a, b = self.sink(), self.sink()
+        self.entry("a.example", a.target())
+        self.entry("b.example", b.target())
+        srv = self.serve()
+        os.remove(os.path.join(self.store, "a.example.json"))
+        with open(os.path.join(self.store, "b.example.json"), "w") as f:
+            f.write("{half saved")
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<x@sender.example>", 250)
+        c.cmd("RCPT TO:<u@a.example>", 550)  # removed: refused at once, whatever else is broken
+        c.cmd("RCPT TO:<u@b.example>", 250)  # a half-saved edit keeps the entry it had
+        self.assertTrue(srv.wait_log("event=entries"), srv.log())
+        self.assertIn("b.example.json", srv.log())
+
+    def test_escapes_and_helo_names_are_checked(self):
+        self.entry("example.com", self.sink().target())
+        srv = self.serve()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO a\rX-Injected: yes", 501)
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        for rcpt in ('"u\\@evil.test"@example.com', '"v\\%evil.test"@example.com', '"w\\!x"@example.com'):
+            code, text = c.cmd(f"RCPT TO:<{rcpt}>")
+            self.assertEqual(code, 553, (rcpt, text))
+        code, _ = c.cmd('MAIL FROM:<"x\\\rRSET"@sender.example>')
+        self.assertGreaterEqual(code, 500)
+
+    def test_one_serve_per_state_directory(self):
+        self.entry("example.com", self.sink().target())
+        self.serve()
+        r = self.run_mp("--store", self.store, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                        os.path.join(self.tmp, "state"), expect=1)
+        self.assertIn("another mailproxy serve uses the state directory", r.err)
+
+    def test_sigterm_stops_a_transaction_that_waits_for_its_next_command(self):
+        self.entry("example.com", self.sink().target())
+        srv = self.serve("--command-timeout", "60")
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        started = time.time()
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(c.reply()[0], 421)
+        self.assertEqual(srv.proc.wait(timeout=10), 0)
+        self.assertLess(time.time() - started, 5)
