@@ -44,8 +44,8 @@ class ServeTest(MailproxyTest):
     def entry(self, domain, target):
         self.run_mp("entry", "create", domain, "--target", target, "--admin", "postmaster@" + domain, expect=0)
 
-    def sink(self, *options, lmtp=False):
-        s = Sink(self.tmp, *options, lmtp=lmtp)
+    def sink(self, *options, lmtp=False, unix=False):
+        s = Sink(self.tmp, *options, lmtp=lmtp, unix=unix)
         self.sinks.append(s)
         return s
 
@@ -556,3 +556,65 @@ class ServeTest(MailproxyTest):
         self.assertEqual(c.reply()[0], 421)
         self.assertEqual(srv.proc.wait(timeout=10), 0)
         self.assertLess(time.time() - started, 5)
+
+    def test_more_target_failures_from_smtp_sink(self):
+        soft = self.sink("-r", "RCPT")       # 4xx to RCPT
+        closing = self.sink("-Q", "MAIL")    # 421 and hang up at MAIL
+        stalling = self.sink("-w", "10")     # waits 10 s before answering DATA
+        lmtp_unix = self.sink(lmtp=True, unix=True)
+        self.entry("soft.example", soft.target())
+        self.entry("closing.example", closing.target())
+        self.entry("stall.example", stalling.target())
+        self.entry("unix.example", "lmtp:unix:" + lmtp_unix.socket)
+        srv = self.serve("--target-timeout", "2")
+        c = Client(srv.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        code, text = c.cmd("RCPT TO:<u@soft.example>")
+        self.assertEqual(code, 450, text)  # smtp-sink's soft reject, mirrored
+        code, text = c.cmd("RCPT TO:<u@closing.example>")
+        self.assertEqual(code // 100, 4, text)
+        c.cmd("RCPT TO:<u@stall.example>", 250)
+        c.cmd("DATA", 354)
+        started = time.time()
+        c.send(MESSAGE + b".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 451, text)  # the target did not answer DATA in time: not acknowledged
+        self.assertLess(time.time() - started, 8)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<u@unix.example>", 250)
+        c.cmd("RCPT TO:<v@unix.example>", 452)  # LMTP: one recipient per transaction
+        c.cmd("DATA", 354)
+        c.send(MESSAGE + b".\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        self.assertEqual(len(lmtp_unix.messages(wait=5)), 1)
+        self.assertEqual(stalling.messages(), [])
+
+    def test_starttls_to_the_target(self):
+        """serve in front of another serve that offers STARTTLS: opportunistic uses it, required needs it."""
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=inner.test", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        maildir = os.path.join(self.tmp, "Maildir")
+        inner_store = os.path.join(self.tmp, "inner-entries")
+        self.run_mp("--store", inner_store, "entry", "create", "example.com", "--target", "maildir:" + maildir,
+                    "--admin", "postmaster@example.com", expect=0)
+        inner = self.serve("--tls-cert", cert, "--tls-key", key, "--state-dir", os.path.join(self.tmp, "inner"),
+                           store=inner_store)
+        plain = self.serve("--state-dir", os.path.join(self.tmp, "plain"), store=inner_store)
+        self.entry("example.com", f"[127.0.0.1]:{inner.port}")
+        self.entry("example.org", f"[127.0.0.1]:{plain.port}")
+        outer = self.serve("--target-tls", "required")
+        r = self.swaks(outer.port, "bob@example.com", data=MESSAGE)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertTrue(inner.wait_log("tls=TLSv1.3"), inner.log())
+        # the plain inner one offers no STARTTLS: required refuses with a 4xx, nothing delivered
+        c = Client(outer.port)
+        c.reply()
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        code, text = c.cmd("RCPT TO:<bob@example.org>")
+        self.assertEqual(code, 451, text)
+        self.assertIn("4.7.5", text)
