@@ -39,8 +39,31 @@ class SmtpDelivery final : public Delivery {
 
     bool single_recipient() const override { return m_lmtp; }
     std::string tls() const override { return m_ch ? m_ch->tls_version() : ""; }
+    bool reused() const override { return m_reused; }
 
     awaitable<Reply> begin(const std::string& from, bool eight_bit, std::size_t size) override {
+        // an idle session to this target first; one that is gone is dropped and a new one opened
+        while (m_o.pool != nullptr) {
+            auto idle = m_o.pool->take(pool_key());
+            if (!idle)
+                break;
+            m_ch = std::move(idle->channel);
+            m_in = std::move(idle->reader);
+            m_hello = std::move(idle->hello);
+            try {
+                co_await send(mail_command(from, eight_bit, size));
+                auto r = co_await read_reply();
+                if (r.code != 421) {
+                    m_reused = true;
+                    co_return expect(std::move(r), {250});
+                }
+            } catch (const std::exception&) {
+                // closed by the target while idle: try the next one, then a new connection
+            }
+            m_ch->close();
+            m_ch.reset();
+            m_in.reset();
+        }
         try {
             co_await connect();
             auto greeting = co_await read_reply();
@@ -67,12 +90,8 @@ class SmtpDelivery final : public Delivery {
             } else if (m_o.tls == "required") {
                 co_return temp_failure("4.7.5", "the target does not offer STARTTLS, which is required");
             }
-            std::string params;
-            if (size > 0 && has(hello, "SIZE"))
-                params += fmt::format(" SIZE={}", size);
-            if (eight_bit && has(hello, "8BITMIME"))
-                params += " BODY=8BITMIME";
-            co_await send(fmt::format("MAIL FROM:<{}>{}\r\n", from, params));
+            m_hello = hello;
+            co_await send(mail_command(from, eight_bit, size));
             auto r = co_await read_reply();
             co_return expect(std::move(r), {250});
         } catch (const std::exception& e) {
@@ -139,6 +158,20 @@ class SmtpDelivery final : public Delivery {
     awaitable<void> end() override {
         if (!m_ch)
             co_return;
+        if (!m_broken && m_o.pool != nullptr) {
+            try {
+                co_await send("RSET\r\n");
+                auto r = co_await read_reply(std::chrono::seconds(5));
+                if (r.code == 250 && m_in->buffered().empty()) {
+                    m_o.pool->give(pool_key(), std::make_unique<ConnectionPool::Idle>(ConnectionPool::Idle{
+                                                   std::move(m_ch), std::move(m_in), std::move(m_hello),
+                                                   std::chrono::steady_clock::now()}));
+                    co_return;
+                }
+            } catch (const std::exception&) {
+                m_broken = true;
+            }
+        }
         if (!m_broken) {
             try {
                 co_await m_ch->write("QUIT\r\n", std::chrono::seconds(5));
@@ -152,6 +185,17 @@ class SmtpDelivery final : public Delivery {
     }
 
   private:
+    std::string pool_key() const { return m_target.text() + " tls=" + m_o.tls; }
+
+    std::string mail_command(const std::string& from, bool eight_bit, std::size_t size) const {
+        std::string params;
+        if (size > 0 && has(m_hello, "SIZE"))
+            params += fmt::format(" SIZE={}", size);
+        if (eight_bit && has(m_hello, "8BITMIME"))
+            params += " BODY=8BITMIME";
+        return fmt::format("MAIL FROM:<{}>{}\r\n", from, params);
+    }
+
     static bool has(const Reply& ehlo, std::string_view keyword) {
         for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
             const auto& l = ehlo.lines[i];
@@ -238,6 +282,8 @@ class SmtpDelivery final : public Delivery {
     DeliveryOptions m_o;
     bool m_lmtp;
     bool m_broken = false;
+    bool m_reused = false;
+    Reply m_hello;  // the target's EHLO reply: its extensions
     std::unique_ptr<Channel> m_ch;
     std::unique_ptr<LineReader> m_in;
 };
@@ -335,6 +381,38 @@ class MaildirDelivery final : public Delivery {
 };
 
 }  // namespace
+
+std::unique_ptr<ConnectionPool::Idle> ConnectionPool::take(const std::string& key) {
+    const auto it = m_idle.find(key);
+    if (it == m_idle.end())
+        return nullptr;
+    auto& list = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    while (!list.empty()) {
+        auto idle = std::move(list.back());
+        list.pop_back();
+        if (now - idle->since < k_max_idle)
+            return idle;
+        idle->channel->close();  // too old: the target may be about to drop it
+    }
+    return nullptr;
+}
+
+void ConnectionPool::give(const std::string& key, std::unique_ptr<Idle> idle) {
+    auto& list = m_idle[key];
+    if (list.size() >= k_per_target) {
+        list.front()->channel->close();
+        list.erase(list.begin());
+    }
+    list.push_back(std::move(idle));
+}
+
+std::size_t ConnectionPool::size() const {
+    std::size_t n = 0;
+    for (const auto& [k, v] : m_idle)
+        n += v.size();
+    return n;
+}
 
 std::unique_ptr<Delivery> make_delivery(const TargetAddress& target, const asio::any_io_executor& ex,
                                         const DeliveryOptions& options) {

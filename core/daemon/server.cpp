@@ -82,6 +82,7 @@ struct Server::Impl {
     bool draining = false;
     fs::path spool;
     std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
+    ConnectionPool pool;                   // idle sessions to targets
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
     awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
@@ -194,6 +195,7 @@ void Session::summary(std::string_view result, const Reply& r, std::size_t size)
                                {"action", result},
                                {"reply", fmt::format("{} {}", r.code, r.text())},
                                {"tls", m_ch.tls_version()},
+                               {"target_session", m_delivery && m_delivery->reused() ? "reused" : "new"},
                                {"delay_ms", std::to_string(ms.count())}});
 }
 
@@ -452,6 +454,7 @@ awaitable<void> Session::rcpt(const smtp::Command& c) {
         o.reply_timeout = secs(m_config->target_timeout);
         o.tls = m_config->target_tls;
         o.tls_client = &m_srv.tls_client;
+        o.pool = &m_srv.pool;
         m_delivery = make_delivery(*target, co_await asio::this_coro::executor, o);
         auto r = co_await m_delivery->begin(m_mail->address, m_eight_bit, m_declared_size);
         if (!r.ok()) {

@@ -618,3 +618,16 @@ class ServeTest(MailproxyTest):
         code, text = c.cmd("RCPT TO:<bob@example.org>")
         self.assertEqual(code, 451, text)
         self.assertIn("4.7.5", text)
+
+    def test_idle_target_sessions_are_reused_and_a_dropped_one_is_replaced(self):
+        sink = self.sink("-t", "2")  # smtp-sink drops a session idle for 2 s
+        self.entry("example.com", sink.target())
+        srv = self.serve()
+        for _ in range(2):
+            self.assertEqual(self.swaks(srv.port, "bob@example.com", data=MESSAGE).returncode, 0)
+        self.assertTrue(srv.wait_log("target_session=reused"), srv.log())
+        time.sleep(3)  # the pooled session is gone at the target now
+        r = self.swaks(srv.port, "bob@example.com", data=MESSAGE)
+        self.assertEqual(r.returncode, 0, r.stdout + srv.log())
+        self.assertEqual(len(sink.messages(wait=5)), 3)
+        self.assertEqual(srv.log().count("target_session=new"), 2, srv.log())
