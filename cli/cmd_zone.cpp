@@ -17,16 +17,61 @@
 namespace mailproxy::cli {
 namespace {
 
-struct LintArgs {
-    std::vector<std::string> files;
-    std::string origin;
+/// The rule options `zone lint` and `zone check` share.
+struct RuleArgs {
     std::string proxy_host{zone::k_proxy_host};
     std::vector<std::string> proxy_addresses;
     std::string custom_host;
     std::string target;
-    std::string against;
     std::string format = "text";
     std::string fail_on = "error";
+};
+
+void add_rule_options(CLI::App* cmd, RuleArgs& a) {
+    cmd->add_option("--proxy-host", a.proxy_host, "The MailProxy host MX records must point at")
+        ->type_name("NAME")
+        ->capture_default_str();
+    cmd->add_option("--proxy-address", a.proxy_addresses,
+                    "An address of the MailProxy (repeatable; default 62.116.162.145)")
+        ->type_name("IP");
+    cmd->add_option("--custom-host", a.custom_host, "A host name of your own that points at the MailProxy")
+        ->type_name("NAME");
+    cmd->add_option("--target", a.target, "The real mail server, which must not be an MX any more")
+        ->type_name("HOST");
+    with_choices(cmd->add_option("--format", a.format, "Output format"), {"text", "json", "github"})
+        ->type_name("FORMAT")
+        ->capture_default_str();
+    with_choices(
+        cmd->add_option("--fail-on", a.fail_on, "Exit 1 when a finding of this severity or worse exists"),
+        {"error", "warning", "info"})
+        ->type_name("SEVERITY")
+        ->capture_default_str();
+}
+
+/// The rule options checked and made absolute; the message names the bad value.
+Expected<zone::LintOptions> rule_options(const RuleArgs& a) {
+    zone::LintOptions o;
+    o.proxy_host = absolute_name(a.proxy_host);
+    if (!a.proxy_addresses.empty())
+        o.proxy_addresses = a.proxy_addresses;
+    o.custom_host = a.custom_host.empty() ? "" : absolute_name(a.custom_host);
+    o.target = a.target.empty() ? "" : absolute_name(a.target);
+    for (const auto& address : o.proxy_addresses) {
+        if (!util::is_ip_address(address))
+            return fail(ErrorCode::invalid, fmt::format("--proxy-address {} is not an IP address", address));
+    }
+    for (const auto* name : {&o.proxy_host, &o.custom_host, &o.target}) {
+        if (!name->empty() && !zone::is_domain_name(*name))
+            return fail(ErrorCode::invalid, fmt::format("{} is not a domain name", *name));
+    }
+    return o;
+}
+
+struct LintArgs {
+    std::vector<std::string> files;
+    std::string origin;
+    std::string against;
+    RuleArgs rules;
 };
 
 zone::Severity severity_of(const std::string& s) {
@@ -36,32 +81,24 @@ zone::Severity severity_of(const std::string& s) {
 }
 
 int run_lint(const Globals& g, const LintArgs& a) {
-    zone::LintOptions o;
+    auto checked = rule_options(a.rules);
+    if (!checked) {
+        print_error("zone lint: " + checked.error().message);
+        return k_exit_usage;
+    }
+    auto& o = *checked;
     o.read.origin = a.origin.empty() ? "" : absolute_name(a.origin);
-    o.proxy_host = absolute_name(a.proxy_host);
-    if (!a.proxy_addresses.empty())
-        o.proxy_addresses = a.proxy_addresses;
-    o.custom_host = a.custom_host.empty() ? "" : absolute_name(a.custom_host);
-    o.target = a.target.empty() ? "" : absolute_name(a.target);
     o.against = a.against;
     if (!a.against.empty() && a.files.size() != 1) {
         print_error(
             "zone lint: --against compares one file with its previous version; name exactly one file");
         return k_exit_usage;
     }
-    for (const auto& address : o.proxy_addresses) {
-        if (!util::is_ip_address(address)) {
-            print_error(fmt::format("zone lint: --proxy-address {} is not an IP address", address));
-            return k_exit_usage;
-        }
+    if (!o.read.origin.empty() && !zone::is_domain_name(o.read.origin)) {
+        print_error(fmt::format("zone lint: {} is not a domain name", o.read.origin));
+        return k_exit_usage;
     }
-    for (const auto* name : {&o.read.origin, &o.proxy_host, &o.custom_host, &o.target}) {
-        if (!name->empty() && !zone::is_domain_name(*name)) {
-            print_error(fmt::format("zone lint: {} is not a domain name", *name));
-            return k_exit_usage;
-        }
-    }
-    const auto threshold = severity_of(a.fail_on);
+    const auto threshold = severity_of(a.rules.fail_on);
     std::vector<zone::LintResult> results;
     bool failed = false;
     for (const auto& file : a.files) {
@@ -72,14 +109,14 @@ int run_lint(const Globals& g, const LintArgs& a) {
         }
         for (const auto& f : r.findings)
             failed = failed || f.severity >= threshold;
-        if (a.format == "text") {
+        if (a.rules.format == "text") {
             std::cout << zone::format_text(r);
-        } else if (a.format == "github") {
+        } else if (a.rules.format == "github") {
             std::cout << zone::format_github(r);
         }
         results.push_back(std::move(r));
     }
-    if (a.format == "json")
+    if (a.rules.format == "json")
         std::cout << zone::format_json(results);
     return failed ? k_exit_failed : k_exit_ok;
 }
@@ -170,36 +207,20 @@ int run_rewrite(const Globals& g, const RewriteArgs& a) {
 struct CheckArgs {
     std::string domain;
     std::string server;
-    std::string proxy_host{zone::k_proxy_host};
-    std::vector<std::string> proxy_addresses;
-    std::string custom_host;
-    std::string target;
-    std::string format = "text";
-    std::string fail_on = "error";
     int timeout = 3;
+    RuleArgs rules;
 };
 
 int run_check(const Globals& g, const CheckArgs& a) {
+    auto checked = rule_options(a.rules);
+    if (!checked) {
+        print_error("zone check: " + checked.error().message);
+        return k_exit_usage;
+    }
     zone::CheckOptions o;
     o.server = a.server;
     o.timeout_seconds = a.timeout;
-    o.lint.proxy_host = absolute_name(a.proxy_host);
-    if (!a.proxy_addresses.empty())
-        o.lint.proxy_addresses = a.proxy_addresses;
-    o.lint.custom_host = a.custom_host.empty() ? "" : absolute_name(a.custom_host);
-    o.lint.target = a.target.empty() ? "" : absolute_name(a.target);
-    for (const auto& address : o.lint.proxy_addresses) {
-        if (!util::is_ip_address(address)) {
-            print_error(fmt::format("zone check: --proxy-address {} is not an IP address", address));
-            return k_exit_usage;
-        }
-    }
-    for (const auto* name : {&o.lint.proxy_host, &o.lint.custom_host, &o.lint.target}) {
-        if (!name->empty() && !zone::is_domain_name(*name)) {
-            print_error(fmt::format("zone check: {} is not a domain name", *name));
-            return k_exit_usage;
-        }
-    }
+    o.lint = std::move(*checked);
     auto r = zone::check_domain(a.domain, o);
     if (!r) {
         print_error("zone check: " + r.error().message);
@@ -215,13 +236,13 @@ int run_check(const Globals& g, const CheckArgs& a) {
                                "are too many)",
                                r->file, host));
     }
-    const auto threshold = severity_of(a.fail_on);
+    const auto threshold = severity_of(a.rules.fail_on);
     bool failed = false;
     for (const auto& f : r->findings)
         failed = failed || f.severity >= threshold;
-    if (a.format == "text")
+    if (a.rules.format == "text")
         std::cout << zone::format_text(*r);
-    else if (a.format == "github")
+    else if (a.rules.format == "github")
         std::cout << zone::format_github(*r);
     else
         std::cout << zone::format_json({*r});
@@ -279,28 +300,10 @@ void register_zone(Cli& cli) {
         cmd->add_option("--origin", a->origin,
                         "The zone's name (default: $ORIGIN, the SOA owner, the file name)")
             ->type_name("NAME");
-        cmd->add_option("--proxy-host", a->proxy_host, "The MailProxy host MX records must point at")
-            ->type_name("NAME")
-            ->capture_default_str();
-        cmd->add_option("--proxy-address", a->proxy_addresses,
-                        "An address of the MailProxy (repeatable; default 62.116.162.145)")
-            ->type_name("IP");
-        cmd->add_option("--custom-host", a->custom_host,
-                        "A host name of your own that points at the MailProxy")
-            ->type_name("NAME");
-        cmd->add_option("--target", a->target, "The real mail server, which must not be an MX any more")
-            ->type_name("HOST");
         cmd->add_option("--against", a->against,
                         "The previous version of the file: its SOA serial must increase")
             ->type_name("FILE");
-        with_choices(cmd->add_option("--format", a->format, "Output format"), {"text", "json", "github"})
-            ->type_name("FORMAT")
-            ->capture_default_str();
-        with_choices(cmd->add_option("--fail-on", a->fail_on,
-                                     "Exit 1 when a finding of this severity or worse exists"),
-                     {"error", "warning", "info"})
-            ->type_name("SEVERITY")
-            ->capture_default_str();
+        add_rule_options(cmd, a->rules);
         cmd->callback([&cli, &g, a] { cli.run = [&g, a] { return run_lint(g, *a); }; });
     }
     {
@@ -345,25 +348,7 @@ void register_zone(Cli& cli) {
             ->type_name("SECONDS")
             ->check(CLI::Range(1, 60))
             ->capture_default_str();
-        cmd->add_option("--proxy-host", a->proxy_host, "The MailProxy host MX records must point at")
-            ->type_name("NAME")
-            ->capture_default_str();
-        cmd->add_option("--proxy-address", a->proxy_addresses,
-                        "An address of the MailProxy (repeatable; default 62.116.162.145)")
-            ->type_name("IP");
-        cmd->add_option("--custom-host", a->custom_host,
-                        "A host name of your own that points at the MailProxy")
-            ->type_name("NAME");
-        cmd->add_option("--target", a->target, "The real mail server, which must not be an MX any more")
-            ->type_name("HOST");
-        with_choices(cmd->add_option("--format", a->format, "Output format"), {"text", "json", "github"})
-            ->type_name("FORMAT")
-            ->capture_default_str();
-        with_choices(cmd->add_option("--fail-on", a->fail_on,
-                                     "Exit 1 when a finding of this severity or worse exists"),
-                     {"error", "warning", "info"})
-            ->type_name("SEVERITY")
-            ->capture_default_str();
+        add_rule_options(cmd, a->rules);
         cmd->callback([&cli, &g, a] { cli.run = [&g, a] { return run_check(g, *a); }; });
     }
     {

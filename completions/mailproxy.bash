@@ -22,7 +22,7 @@ _mailproxy_options() {
         'level') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'level show') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'zone') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'zone lint') echo '-h --help --origin --proxy-host --proxy-address --custom-host --target --against --format --fail-on --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'zone lint') echo '-h --help --origin --against --proxy-host --proxy-address --custom-host --target --format --fail-on --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'zone rules') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'zone rewrite') echo '-h --help --origin --proxy-host --custom-host --address --replace --preference --ttl --revert --target --serial --diff --dry-run -i --in-place --backup --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'zone check') echo '-h --help --server --timeout --proxy-host --proxy-address --custom-host --target --format --fail-on --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
@@ -114,11 +114,11 @@ _mailproxy_option_value() {
         'zone --store') echo 'dir' ;;
         'zone --backend') echo 'choices local autodns' ;;
         'zone lint --origin') echo 'any' ;;
+        'zone lint --against') echo 'file' ;;
         'zone lint --proxy-host') echo 'any' ;;
         'zone lint --proxy-address') echo 'any' ;;
         'zone lint --custom-host') echo 'any' ;;
         'zone lint --target') echo 'any' ;;
-        'zone lint --against') echo 'file' ;;
         'zone lint --format') echo 'choices text json github' ;;
         'zone lint --fail-on') echo 'choices error warning info' ;;
         'zone lint --config') echo 'file' ;;

@@ -256,7 +256,6 @@ class Rewriter {
         });
         m_r.origin = result.origin;
         m_r.origin_source = result.origin_source;
-        m_records = result.records;
         for (auto& p : result.problems)
             m_r.problems.push_back(std::move(p));
     }
@@ -669,7 +668,6 @@ class Rewriter {
     std::vector<uint64_t> m_hashes;  // of every record read, for the read-back check
     std::vector<std::string> m_origins;
     std::vector<std::string_view> m_lines;
-    std::size_t m_records = 0;
     bool m_relative = false;  // the file writes relative owner names
     bool m_nothing = false;
     SwitchPlan m_plan;

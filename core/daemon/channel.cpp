@@ -78,10 +78,6 @@ void Channel::cancel() {
     std::visit([&](auto& s) { s.cancel(ec); }, m_sock);
 }
 
-bool Channel::is_open() const {
-    return std::visit([](const auto& s) { return s.is_open(); }, m_sock);
-}
-
 std::string Channel::tls_version() const {
     if (!m_tls)
         return "";

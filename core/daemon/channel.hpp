@@ -43,7 +43,6 @@ class Channel {
     /// Cancels the read or write under way (it throws operation_aborted); the connection stays open.
     void cancel();
     std::string tls_version() const;
-    bool is_open() const;
 
   private:
     std::variant<asio::ip::tcp::socket, asio::local::stream_protocol::socket> m_sock;

@@ -407,13 +407,6 @@ void ConnectionPool::give(const std::string& key, std::unique_ptr<Idle> idle) {
     list.push_back(std::move(idle));
 }
 
-std::size_t ConnectionPool::size() const {
-    std::size_t n = 0;
-    for (const auto& [k, v] : m_idle)
-        n += v.size();
-    return n;
-}
-
 std::unique_ptr<Delivery> make_delivery(const TargetAddress& target, const asio::any_io_executor& ex,
                                         const DeliveryOptions& options) {
     if (target.kind == TargetAddress::Kind::maildir)

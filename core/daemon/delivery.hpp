@@ -26,7 +26,6 @@ class ConnectionPool {
     };
     std::unique_ptr<Idle> take(const std::string& key);
     void give(const std::string& key, std::unique_ptr<Idle> idle);
-    std::size_t size() const;
 
   private:
     static constexpr std::size_t k_per_target = 16;

@@ -223,14 +223,6 @@ std::optional<Path> parse_path(std::string_view arg, bool mail, PathError& error
     return p;
 }
 
-std::optional<std::string> param(const Path& p, std::string_view keyword) {
-    for (const auto& [k, v] : p.params) {
-        if (k == keyword)
-            return v;
-    }
-    return std::nullopt;
-}
-
 std::string reply(int code, std::string_view enhanced, std::string_view text) {
     return enhanced.empty() ? fmt::format("{} {}\r\n", code, text)
                             : fmt::format("{} {} {}\r\n", code, enhanced, text);

@@ -65,9 +65,6 @@ std::optional<Path> parse_path(std::string_view arg, bool mail, PathError& error
 /// single label such as "localhost" too) or an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
 bool valid_helo(std::string_view name);
 
-/// The value of an ESMTP parameter, or nullopt.
-std::optional<std::string> param(const Path& p, std::string_view keyword);
-
 /// A reply: "250-first\r\n250 last\r\n" for several lines.
 std::string reply(int code, std::string_view enhanced, std::string_view text);
 std::string reply_lines(int code, const std::vector<std::string>& lines);

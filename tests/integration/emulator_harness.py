@@ -8,7 +8,7 @@ import sys
 import tempfile
 import urllib.request
 
-from harness import SOURCE
+from harness import SOURCE, MailproxyTest
 
 EMULATOR = os.path.join(SOURCE, "tests", "autodns", "emulator.py")
 USER = "reseller-7"
@@ -72,3 +72,41 @@ class Emulator:
 
     def zones(self):
         return self.control("zones")
+
+
+class EmulatorTest(MailproxyTest):
+    """One emulator per test class, reset for each test; a mode-600 config with its URL, credentials (a
+    password file) and short time-outs, and mp() to run mailproxy with it."""
+    emulator = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emulator = Emulator()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emulator.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.emulator.reset()
+        self.pwfile = os.path.join(self.tmp, "autodns.pw")
+        with open(self.pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(self.pwfile, 0o600)
+        self.config = self.write_config()
+
+    def write_config(self, url=None, extra="", ca=True, name="mailproxy.conf"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("[autodns]\n")
+            f.write(f'url = "{url or self.emulator.url}"\nuser = "{USER}"\npassword-file = "{self.pwfile}"\n')
+            f.write(f"context = {CONTEXT}\nretry-delay = 0.2\nconnect-timeout = 2\ntimeout = 1.5\n")
+            if ca:
+                f.write(f'ca-file = "{self.emulator.cert}"\n')
+            f.write(extra)
+        os.chmod(path, 0o600)
+        return path
+
+    def mp(self, *args, expect=None, config=None, **kw):
+        return self.run_mp("--config", config or self.config, *args, expect=expect, **kw)

@@ -160,6 +160,21 @@ class Client:
             if len(line) < 4 or line[3] != "-":
                 return (int(line[:3]), "\n".join(lines))
 
+    def greet(self):
+        """Reads the greeting and says EHLO; returns self."""
+        code, text = self.reply()
+        assert code == 220, text
+        self.cmd("EHLO client.test", 250)
+        return self
+
+    def start(self, rcpt="bob@example.com", sender="a@sender.example"):
+        """Greets, then MAIL, RCPT and DATA, each accepted: the data can be sent. Returns self."""
+        self.greet()
+        self.cmd(f"MAIL FROM:<{sender}>", 250)
+        self.cmd(f"RCPT TO:<{rcpt}>", 250)
+        self.cmd("DATA", 354)
+        return self
+
     def cmd(self, line, expect=None):
         self.send(line + "\r\n")
         code, text = self.reply()

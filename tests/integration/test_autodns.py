@@ -10,8 +10,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import BIN, MailproxyTest
-from emulator_harness import CONTEXT, PASSWORD, USER, Emulator
+from harness import BIN
+from emulator_harness import CONTEXT, PASSWORD, USER, EmulatorTest
 
 TOKEN = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
@@ -22,41 +22,10 @@ def entry(domain, **extra):
     return e
 
 
-class AutoDnsTest(MailproxyTest):
-    emulator = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.emulator = Emulator()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emulator.stop()
-
+class AutoDnsTest(EmulatorTest):
     def setUp(self):
         super().setUp()
-        self.emulator.reset()
-        self.pwfile = os.path.join(self.tmp, "autodns.pw")
-        with open(self.pwfile, "w") as f:
-            f.write(PASSWORD + "\n")
-        os.chmod(self.pwfile, 0o600)
-        self.config = self.write_config()
         self.env["MAILPROXY_BACKEND"] = "autodns"
-
-    def write_config(self, url=None, extra="", ca=True, name="mailproxy.conf"):
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write("[autodns]\n")
-            f.write(f'url = "{url or self.emulator.url}"\nuser = "{USER}"\npassword-file = "{self.pwfile}"\n')
-            f.write(f"context = {CONTEXT}\nretry-delay = 0.2\nconnect-timeout = 2\ntimeout = 1.5\n")
-            if ca:
-                f.write(f'ca-file = "{self.emulator.cert}"\n')
-            f.write(extra)
-        os.chmod(path, 0o600)
-        return path
-
-    def mp(self, *args, expect=None, config=None, **kw):
-        return self.run_mp("--config", config or self.config, *args, expect=expect, **kw)
 
     def api_requests(self):
         return [r for r in self.emulator.requests() if r["path"].startswith("/v1/")]

@@ -4,8 +4,8 @@ import json
 import os
 import shutil
 
-from harness import SOURCE, MailproxyTest
-from emulator_harness import CONTEXT, PASSWORD, USER, Emulator
+from harness import SOURCE
+from emulator_harness import PASSWORD, EmulatorTest
 
 DATA = os.path.join(SOURCE, "tests", "data", "zones", "rewrite")
 
@@ -23,34 +23,10 @@ ZONE = {"origin": "example.com", "resourceRecords": [
     rr("", "TXT", "v=spf1 ip4:192.0.2.25 -all")]}
 
 
-class AutoDnsZoneTest(MailproxyTest):
-    emulator = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.emulator = Emulator()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emulator.stop()
-
+class AutoDnsZoneTest(EmulatorTest):
     def setUp(self):
         super().setUp()
-        self.emulator.reset()
         self.emulator.seed_zones([ZONE])
-        pwfile = os.path.join(self.tmp, "autodns.pw")
-        with open(pwfile, "w") as f:
-            f.write(PASSWORD + "\n")
-        os.chmod(pwfile, 0o600)
-        self.config = os.path.join(self.tmp, "mailproxy.conf")
-        with open(self.config, "w") as f:
-            f.write(f'[autodns]\nurl = "{self.emulator.url}"\nuser = "{USER}"\npassword-file = "{pwfile}"\n'
-                    f'context = {CONTEXT}\nretry-delay = 0.2\nconnect-timeout = 2\ntimeout = 1.5\n'
-                    f'ca-file = "{self.emulator.cert}"\n')
-        os.chmod(self.config, 0o600)
-
-    def mp(self, *args, expect=None):
-        return self.run_mp("--config", self.config, *args, expect=expect)
 
     def records(self, name="example.com"):
         return sorted((r["name"], r["type"], r["value"].rstrip(".").lower(), r.get("pref"))

@@ -49,8 +49,8 @@ TEST_SUITE("smtp.protocol") {
         REQUIRE(p);
         CHECK(p->address == "Alice@Example.COM");
         CHECK(p->domain == "Example.COM");
-        CHECK(param(*p, "SIZE") == "1000");
-        CHECK(param(*p, "BODY") == "8BITMIME");
+        CHECK(p->params ==
+              std::vector<std::pair<std::string, std::string>>{{"SIZE", "1000"}, {"BODY", "8BITMIME"}});
         p = parse_path("from:<>", true, e);
         REQUIRE(p);
         CHECK(p->address.empty());
