@@ -32,38 +32,87 @@ namespace {
 constexpr auto k_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
+asio::any_io_executor Channel::socket_executor() {
+    return std::visit([](auto& s) { return asio::any_io_executor(s.get_executor()); }, m_sock);
+}
+
+Channel::~Channel() = default;  // the timer's pending wait ends with the channel, and m_self with it
+
+void Channel::arm(std::chrono::seconds limit) {
+    m_timed_out = false;
+    m_deadline = clock::now() + limit;
+    if (m_watching && m_timer.expiry() <= m_deadline)
+        return;                      // the watchdog wakes up in time and then waits for the rest
+    m_timer.expires_at(m_deadline);  // cancels a later wait, which then ends as an old generation
+    watch();
+}
+
+void Channel::watch() {
+    m_watching = true;
+    const auto generation = ++m_generation;
+    m_timer.async_wait([self = std::weak_ptr<Channel*>(m_self), generation](const asio::error_code& ec) {
+        const auto alive = self.lock();
+        if (!alive || (*alive)->m_generation != generation)
+            return;  // the channel is gone, or the wait was replaced by an earlier one
+        auto& ch = **alive;
+        ch.m_watching = false;
+        if (ec || ch.m_deadline == clock::time_point::max())
+            return;  // closed, or no operation under way: the next one arms the watchdog again
+        if (clock::now() < ch.m_deadline) {
+            ch.m_timer.expires_at(ch.m_deadline);
+            ch.watch();
+            return;
+        }
+        ch.m_timed_out = true;
+        ch.cancel();
+    });
+}
+
+void Channel::finish(const asio::error_code& ec) {
+    m_deadline = clock::time_point::max();
+    if (m_timed_out)
+        throw asio::system_error(asio::error::timed_out);
+    if (ec)
+        throw asio::system_error(ec);
+}
+
 awaitable<std::size_t> Channel::read_some(asio::mutable_buffer b, std::chrono::seconds limit) {
+    arm(limit);
     std::tuple<asio::error_code, std::size_t> r;
     if (m_tls)
-        r = co_await timed(m_tls->async_read_some(b, k_tuple), limit);
+        r = co_await m_tls->async_read_some(b, k_tuple);
     else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock))
-        r = co_await timed(tcp->async_read_some(b, k_tuple), limit);
+        r = co_await tcp->async_read_some(b, k_tuple);
     else
-        r = co_await timed(std::get<asio::local::stream_protocol::socket>(m_sock).async_read_some(b, k_tuple),
-                           limit);
+        r = co_await std::get<asio::local::stream_protocol::socket>(m_sock).async_read_some(b, k_tuple);
+    finish(std::get<0>(r));
     co_return std::get<1>(r);
 }
 
 awaitable<void> Channel::write(std::string_view data, std::chrono::seconds limit) {
     const auto buf = asio::buffer(data.data(), data.size());
-    if (m_tls) {
-        co_await timed(asio::async_write(*m_tls, buf, k_tuple), limit);
-    } else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock)) {
-        co_await timed(asio::async_write(*tcp, buf, k_tuple), limit);
-    } else {
-        auto& unix = std::get<asio::local::stream_protocol::socket>(m_sock);
-        co_await timed(asio::async_write(unix, buf, k_tuple), limit);
-    }
+    arm(limit);
+    std::tuple<asio::error_code, std::size_t> r;
+    if (m_tls)
+        r = co_await asio::async_write(*m_tls, buf, k_tuple);
+    else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&m_sock))
+        r = co_await asio::async_write(*tcp, buf, k_tuple);
+    else
+        r = co_await asio::async_write(std::get<asio::local::stream_protocol::socket>(m_sock), buf, k_tuple);
+    finish(std::get<0>(r));
 }
 
 awaitable<void> Channel::start_tls(asio::ssl::context& ctx, bool server, std::chrono::seconds limit) {
     auto& tcp = std::get<asio::ip::tcp::socket>(m_sock);
     m_tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(tcp, ctx);
     const auto type = server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
-    co_await timed(m_tls->async_handshake(type, k_tuple), limit);
+    arm(limit);
+    auto [ec] = co_await m_tls->async_handshake(type, k_tuple);
+    finish(ec);
 }
 
 void Channel::close() {
+    m_timer.cancel();  // a closed channel keeps no timer (nor the event loop) waiting
     asio::error_code ec;
     std::visit(
         [&](auto& s) {

@@ -28,10 +28,18 @@ awaitable<std::tuple<asio::error_code, T...>> timed(awaitable<std::tuple<asio::e
 /// A byte stream to a peer: TCP (upgraded to TLS by STARTTLS) or a unix socket, with a time limit on
 /// every read and write. A time-out, a closed connection or any error throws asio::system_error
 /// (asio::error::timed_out for a time-out); sessions catch it at their edge.
+///
+/// The limits are kept by one watchdog timer per channel rather than a timer raced against each operation:
+/// an operation only moves the deadline, and the timer, armed at the earliest deadline, cancels the socket
+/// when the operation under way has outlived its own. Most operations thus cost no timer work at all.
 class Channel {
   public:
-    explicit Channel(asio::ip::tcp::socket s) : m_sock(std::move(s)) {}
-    explicit Channel(asio::local::stream_protocol::socket s) : m_sock(std::move(s)) {}
+    explicit Channel(asio::ip::tcp::socket s) : m_sock(std::move(s)), m_timer(socket_executor()) {}
+    explicit Channel(asio::local::stream_protocol::socket s)
+        : m_sock(std::move(s)), m_timer(socket_executor()) {}
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+    ~Channel();
 
     awaitable<std::size_t> read_some(asio::mutable_buffer b, std::chrono::seconds limit);
     awaitable<void> write(std::string_view data, std::chrono::seconds limit);
@@ -45,8 +53,22 @@ class Channel {
     std::string tls_version() const;
 
   private:
+    using clock = std::chrono::steady_clock;
+    asio::any_io_executor socket_executor();
+    /// Starts an operation with the time limit `limit`; the result of finish() says how it ended.
+    void arm(std::chrono::seconds limit);
+    /// Ends the operation: throws timed_out when the watchdog cut it off, else `ec` when it is an error.
+    void finish(const asio::error_code& ec);
+    void watch();
+
     std::variant<asio::ip::tcp::socket, asio::local::stream_protocol::socket> m_sock;
     std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> m_tls;
+    asio::steady_timer m_timer;
+    clock::time_point m_deadline = clock::time_point::max();  // of the operation under way
+    bool m_watching = false;                                  // a wait on m_timer is pending
+    bool m_timed_out = false;
+    unsigned m_generation = 0;  // of the pending wait: an older one that ends is ignored
+    std::shared_ptr<Channel*> m_self = std::make_shared<Channel*>(this);  // the watchdog's way back
 };
 
 /// Line-oriented reading over a Channel with a bounded buffer.

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -42,28 +41,131 @@ class SmtpDelivery final : public Delivery {
     bool reused() const override { return m_reused; }
 
     awaitable<Reply> begin(const std::string& from, bool eight_bit, std::size_t size) override {
-        // an idle session to this target first; one that is gone is dropped and a new one opened
-        while (m_o.pool != nullptr) {
-            auto idle = m_o.pool->take(pool_key());
-            if (!idle)
-                break;
-            m_ch = std::move(idle->channel);
-            m_in = std::move(idle->reader);
-            m_hello = std::move(idle->hello);
-            try {
-                co_await send(mail_command(from, eight_bit, size));
-                auto r = co_await read_reply();
-                if (r.code != 421) {
-                    m_reused = true;
-                    co_return expect(std::move(r), {250});
-                }
-            } catch (const std::exception&) {
-                // closed by the target while idle: try the next one, then a new connection
+        m_from = from;
+        m_eight_bit = eight_bit;
+        m_size = size;
+        if (m_o.pool != nullptr) {
+            if (auto idle = m_o.pool->take(pool_key())) {
+                m_ch = std::move(idle->channel);
+                m_in = std::move(idle->reader);
+                m_hello = std::move(idle->hello);
+                m_reused = true;
             }
-            m_ch->close();
-            m_ch.reset();
-            m_in.reset();
         }
+        if (!m_ch) {
+            if (auto failed = co_await open_session())
+                co_return *failed;
+        }
+        m_mail_pending = true;
+        if (pipelining())
+            co_return Reply{250, {"2.1.0 MAIL FROM goes with the first RCPT TO"}};
+        try {
+            co_return co_await start_transaction(std::nullopt);
+        } catch (const std::exception& e) {
+            m_broken = true;
+            co_return temp_failure("4.4.2",
+                                   fmt::format("the mail server {} failed: {}", m_target.text(), e.what()));
+        }
+    }
+
+    awaitable<Reply> rcpt(const std::string& to) override {
+        if (m_broken)
+            co_return temp_failure("4.4.2", "the connection to the mail server failed");
+        try {
+            if (m_mail_pending)
+                co_return co_await start_transaction(to);
+            co_await send(rcpt_command(to));
+            auto r = co_await read_reply();
+            co_return expect(std::move(r), {250, 251});
+        } catch (const std::exception& e) {
+            m_broken = true;
+            co_return temp_failure("4.4.2",
+                                   fmt::format("the mail server {} failed: {}", m_target.text(), e.what()));
+        }
+    }
+
+    awaitable<Reply> data(const std::string& received, int spool) override {
+        if (m_broken)
+            co_return temp_failure("4.4.2", "the connection to the mail server failed");
+        try {
+            co_await send("DATA\r\n");
+            auto go = co_await read_reply();
+            go = expect(std::move(go), {354});
+            if (go.code != 354)
+                co_return go;
+            smtp::DotStuffer stuffer;
+            std::string wire;
+            stuffer.feed(received, wire);
+            std::string chunk(k_chunk, '\0');
+            off_t offset = 0;
+            for (;;) {
+                const auto n = ::pread(spool, chunk.data(), chunk.size(), offset);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0)
+                    co_return temp_failure("4.3.0", "the spooled message cannot be read");
+                if (n == 0)
+                    break;
+                offset += n;
+                stuffer.feed(std::string_view(chunk.data(), static_cast<std::size_t>(n)), wire);
+                if (wire.size() >= k_chunk) {
+                    co_await m_ch->write(wire, m_o.reply_timeout);
+                    wire.clear();
+                }
+            }
+            wire += stuffer.finish();
+            co_await m_ch->write(wire, m_o.reply_timeout);
+            auto done = co_await read_reply();  // LMTP: one per recipient, and there is one
+            co_return expect(std::move(done), {250});
+        } catch (const std::exception& e) {
+            m_broken = true;
+            co_return temp_failure(
+                "4.4.2", fmt::format("the mail server {} failed during DATA: {}", m_target.text(), e.what()));
+        }
+    }
+
+    awaitable<void> end() override {
+        if (!m_ch)
+            co_return;
+        // a session in step with nothing unread goes back to the pool as it is: the next transaction on
+        // it starts with RSET, sent together with its MAIL FROM, which also shows whether it is still up
+        if (!m_broken && m_o.pool != nullptr && m_in->buffered().empty()) {
+            m_o.pool->give(pool_key(), std::make_unique<ConnectionPool::Idle>(ConnectionPool::Idle{
+                                           std::move(m_ch), std::move(m_in), std::move(m_hello),
+                                           std::chrono::steady_clock::now()}));
+            co_return;
+        }
+        if (!m_broken) {
+            try {
+                co_await m_ch->write("QUIT\r\n", std::chrono::seconds(5));
+                co_await read_reply(std::chrono::seconds(5));
+            } catch (const std::exception&) {
+                // the transaction is over either way
+            }
+        }
+        m_ch->close();
+        m_ch.reset();
+    }
+
+  private:
+    std::string pool_key() const { return m_target.text() + " tls=" + m_o.tls; }
+
+    std::string mail_command() const {
+        std::string params;
+        if (m_size > 0 && has(m_hello, "SIZE"))
+            params += fmt::format(" SIZE={}", m_size);
+        if (m_eight_bit && has(m_hello, "8BITMIME"))
+            params += " BODY=8BITMIME";
+        return fmt::format("MAIL FROM:<{}>{}\r\n", m_from, params);
+    }
+
+    static std::string rcpt_command(const std::string& to) { return fmt::format("RCPT TO:<{}>\r\n", to); }
+
+    bool pipelining() const { return has(m_hello, "PIPELINING"); }
+
+    /// Connects: greeting, EHLO (LHLO), STARTTLS. A failure is the reply for the client (4xx, or the
+    /// target's own 5xx), and the session is then broken.
+    awaitable<std::optional<Reply>> open_session() {
         try {
             co_await connect();
             auto greeting = co_await read_reply();
@@ -83,17 +185,17 @@ class SmtpDelivery final : public Delivery {
                     if (hello.code != 250)
                         co_return failed_to(hello, "refused EHLO after STARTTLS with");
                 } else if (m_o.tls == "required") {
+                    m_broken = true;
                     co_return temp_failure(
                         "4.7.5", fmt::format("the target refused STARTTLS ({} {}), which is required",
                                              go.code, go.text()));
                 }
             } else if (m_o.tls == "required") {
+                m_broken = true;
                 co_return temp_failure("4.7.5", "the target does not offer STARTTLS, which is required");
             }
             m_hello = hello;
-            co_await send(mail_command(from, eight_bit, size));
-            auto r = co_await read_reply();
-            co_return expect(std::move(r), {250});
+            co_return std::nullopt;
         } catch (const std::exception& e) {
             m_broken = true;
             co_return temp_failure(
@@ -101,99 +203,69 @@ class SmtpDelivery final : public Delivery {
         }
     }
 
-    awaitable<Reply> rcpt(const std::string& to) override {
-        if (m_broken)
-            co_return temp_failure("4.4.2", "the connection to the mail server failed");
-        try {
-            co_await send(fmt::format("RCPT TO:<{}>\r\n", to));
+    /// Sends the commands (all in one write when the target offers PIPELINING, else one at a time,
+    /// stopping at the first refusal) and reads their replies.
+    awaitable<std::vector<Reply>> exchange(const std::vector<std::string>& commands) {
+        std::vector<Reply> replies;
+        if (pipelining()) {
+            std::string all;
+            for (const auto& c : commands)
+                all += c;
+            co_await send(all);
+            for (std::size_t i = 0; i < commands.size(); ++i) {
+                auto r = co_await read_reply();
+                replies.push_back(std::move(r));
+            }
+            co_return replies;
+        }
+        for (const auto& c : commands) {
+            co_await send(c);
             auto r = co_await read_reply();
-            co_return expect(std::move(r), {250, 251});
-        } catch (const std::exception& e) {
-            m_broken = true;
-            co_return temp_failure("4.4.2",
-                                   fmt::format("the mail server {} failed: {}", m_target.text(), e.what()));
+            const bool refused = r.code >= 400;
+            replies.push_back(std::move(r));
+            if (refused)
+                break;
         }
+        co_return replies;
     }
 
-    awaitable<Reply> data(const std::string& received, const std::filesystem::path& spool) override {
-        if (m_broken)
-            co_return temp_failure("4.4.2", "the connection to the mail server failed");
-        try {
-            co_await send("DATA\r\n");
-            auto go = co_await read_reply();
-            go = expect(std::move(go), {354});
-            if (go.code != 354)
-                co_return go;
-            std::ifstream in(spool, std::ios::binary);
-            if (!in)
-                co_return temp_failure("4.3.0", "the spooled message cannot be read");
-            smtp::DotStuffer stuffer;
-            std::string wire;
-            stuffer.feed(received, wire);
-            std::string chunk(k_chunk, '\0');
-            while (in) {
-                in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-                const auto n = static_cast<std::size_t>(in.gcount());
-                if (n == 0)
-                    break;
-                stuffer.feed(std::string_view(chunk.data(), n), wire);
-                if (wire.size() >= k_chunk) {
-                    co_await m_ch->write(wire, m_o.reply_timeout);
-                    wire.clear();
-                }
-            }
-            if (in.bad())
-                co_return temp_failure("4.3.0", "the spooled message cannot be read");
-            wire += stuffer.finish();
-            co_await m_ch->write(wire, m_o.reply_timeout);
-            auto done = co_await read_reply();  // LMTP: one per recipient, and there is one
-            co_return expect(std::move(done), {250});
-        } catch (const std::exception& e) {
-            m_broken = true;
-            co_return temp_failure(
-                "4.4.2", fmt::format("the mail server {} failed during DATA: {}", m_target.text(), e.what()));
-        }
-    }
-
-    awaitable<void> end() override {
-        if (!m_ch)
-            co_return;
-        if (!m_broken && m_o.pool != nullptr) {
+    /// MAIL FROM (after RSET on a session from the pool) and, when given, the first RCPT TO: the reply to
+    /// RCPT, or to MAIL when MAIL is refused (or when there is no RCPT). An idle session that turns out to
+    /// be gone is replaced by a new connection once.
+    awaitable<Reply> start_transaction(const std::optional<std::string>& to) {
+        m_mail_pending = false;
+        std::vector<std::string> commands{mail_command()};
+        if (to)
+            commands.push_back(rcpt_command(*to));
+        std::vector<Reply> replies;
+        bool reconnect = false;
+        if (m_reused) {
+            commands.insert(commands.begin(), std::string("RSET\r\n"));
             try {
-                co_await send("RSET\r\n");
-                auto r = co_await read_reply(std::chrono::seconds(5));
-                if (r.code == 250 && m_in->buffered().empty()) {
-                    m_o.pool->give(pool_key(), std::make_unique<ConnectionPool::Idle>(ConnectionPool::Idle{
-                                                   std::move(m_ch), std::move(m_in), std::move(m_hello),
-                                                   std::chrono::steady_clock::now()}));
-                    co_return;
-                }
+                replies = co_await exchange(commands);
+                reconnect = replies.front().code == 421;
             } catch (const std::exception&) {
-                m_broken = true;
+                reconnect = true;  // closed by the target while idle
             }
-        }
-        if (!m_broken) {
-            try {
-                co_await m_ch->write("QUIT\r\n", std::chrono::seconds(5));
-                co_await read_reply(std::chrono::seconds(5));
-            } catch (const std::exception&) {
-                // the transaction is over either way
+            if (reconnect) {
+                m_ch->close();
+                m_ch.reset();
+                m_in.reset();
+                m_reused = false;
+                if (auto failed = co_await open_session())
+                    co_return *failed;
+            } else {
+                expect(std::move(replies.front()), {250});  // RSET: anything else is out of step
+                replies.erase(replies.begin());
             }
+            commands.erase(commands.begin());
         }
-        m_ch->close();
-        m_ch.reset();
-    }
-
-  private:
-    std::string pool_key() const { return m_target.text() + " tls=" + m_o.tls; }
-
-    std::string mail_command(const std::string& from, bool eight_bit, std::size_t size) const {
-        std::string params;
-        if (size > 0 && has(m_hello, "SIZE"))
-            params += fmt::format(" SIZE={}", size);
-        if (eight_bit && has(m_hello, "8BITMIME"))
-            params += " BODY=8BITMIME";
-        return fmt::format("MAIL FROM:<{}>{}\r\n", from, params);
+        if (!m_reused)
+            replies = co_await exchange(commands);
+        auto mail = expect(std::move(replies.front()), {250});
+        if (mail.code != 250 || !to)
+            co_return mail;
+        co_return expect(std::move(replies.at(1)), {250, 251});
     }
 
     static bool has(const Reply& ehlo, std::string_view keyword) {
@@ -282,7 +354,11 @@ class SmtpDelivery final : public Delivery {
     DeliveryOptions m_o;
     bool m_lmtp;
     bool m_broken = false;
-    bool m_reused = false;
+    bool m_reused = false;        // the session came from the pool
+    bool m_mail_pending = false;  // MAIL FROM is still to be sent (with the first RCPT TO)
+    std::string m_from;
+    bool m_eight_bit = false;
+    std::size_t m_size = 0;
     Reply m_hello;  // the target's EHLO reply: its extensions
     std::unique_ptr<Channel> m_ch;
     std::unique_ptr<LineReader> m_in;
@@ -321,7 +397,7 @@ class MaildirDelivery final : public Delivery {
 
     awaitable<Reply> rcpt(const std::string&) override { co_return Reply{250, {"2.1.5 OK"}}; }
 
-    awaitable<Reply> data(const std::string& received, const std::filesystem::path& spool) override {
+    awaitable<Reply> data(const std::string& received, int spool) override {
         static std::atomic<unsigned long> counter{0};
         const auto name =
             fmt::format("{}.P{}Q{}.{}", std::time(nullptr), ::getpid(), ++counter, m_o.hostname);
@@ -332,9 +408,6 @@ class MaildirDelivery final : public Delivery {
             ::unlink(tmp.c_str());
             return temp_failure("4.3.0", fmt::format("cannot {} ({}): {}", what, m_target.path, why));
         };
-        util::Fd in(::open(spool.c_str(), O_RDONLY | O_CLOEXEC));
-        if (in.get() < 0)
-            co_return failed("read the spooled message");
         util::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (out.get() < 0)
             co_return failed("write to the maildir");
@@ -354,14 +427,16 @@ class MaildirDelivery final : public Delivery {
         };
         bool ok = put(received);
         std::string chunk(k_chunk, '\0');
+        off_t offset = 0;
         while (ok) {
-            const auto n = ::read(in.get(), chunk.data(), chunk.size());
+            const auto n = ::pread(spool, chunk.data(), chunk.size(), offset);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
                 co_return failed("read the spooled message");
             if (n == 0)
                 break;
+            offset += n;
             ok = put(std::string_view(chunk.data(), static_cast<std::size_t>(n)));
         }
         if (ok && held_cr)
@@ -399,12 +474,25 @@ std::unique_ptr<ConnectionPool::Idle> ConnectionPool::take(const std::string& ke
 }
 
 void ConnectionPool::give(const std::string& key, std::unique_ptr<Idle> idle) {
+    if (m_closed) {
+        idle->channel->close();
+        return;
+    }
     auto& list = m_idle[key];
     if (list.size() >= k_per_target) {
         list.front()->channel->close();
         list.erase(list.begin());
     }
     list.push_back(std::move(idle));
+}
+
+void ConnectionPool::close() {
+    m_closed = true;
+    for (auto& [key, list] : m_idle) {
+        for (auto& idle : list)
+            idle->channel->close();
+    }
+    m_idle.clear();
 }
 
 std::unique_ptr<Delivery> make_delivery(const TargetAddress& target, const asio::any_io_executor& ex,

@@ -26,8 +26,11 @@ class ConnectionPool {
     };
     std::unique_ptr<Idle> take(const std::string& key);
     void give(const std::string& key, std::unique_ptr<Idle> idle);
+    /// Closes the idle sessions and keeps no more (when serve stops).
+    void close();
 
   private:
+    bool m_closed = false;
     static constexpr std::size_t k_per_target = 16;
     static constexpr std::chrono::seconds k_max_idle{20};
     std::map<std::string, std::vector<std::unique_ptr<Idle>>> m_idle;
@@ -48,13 +51,16 @@ struct DeliveryOptions {
 class Delivery {
   public:
     virtual ~Delivery() = default;
-    /// Connects and starts the transaction: greeting, EHLO (LHLO), STARTTLS when offered, MAIL FROM.
+    /// Connects (or takes an idle session) and starts the transaction: greeting, EHLO (LHLO), STARTTLS
+    /// when offered, MAIL FROM. A target that offers PIPELINING gets MAIL FROM together with the first
+    /// RCPT TO: the reply to MAIL then comes from rcpt(), which returns the MAIL refusal if there is one.
     virtual awaitable<smtp::Reply> begin(const std::string& from, bool eight_bit, std::size_t size) = 0;
     virtual awaitable<smtp::Reply> rcpt(const std::string& to) = 0;
-    /// Sends `received` and then the spooled message; the target's final reply.
-    virtual awaitable<smtp::Reply> data(const std::string& received, const std::filesystem::path& spool) = 0;
-    /// Ends the transaction: the session goes back to the pool (after RSET) when it is healthy, else QUIT
-    /// and close; never throws.
+    /// Sends `received` and then the spooled message, read from the start of `spool` (a descriptor open
+    /// for reading); the target's final reply.
+    virtual awaitable<smtp::Reply> data(const std::string& received, int spool) = 0;
+    /// Ends the transaction: a healthy session goes back to the pool (the next transaction begins with
+    /// RSET), any other gets QUIT and is closed; never throws.
     virtual awaitable<void> end() = 0;
     /// LMTP answers DATA per recipient: one recipient per transaction keeps one answer per message.
     virtual bool single_recipient() const { return false; }

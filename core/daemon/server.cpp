@@ -141,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<void> data();
     awaitable<void> reset_transaction();
     void remove_spool() {
+        m_spool_fd.reset();
         if (!m_spool.empty()) {
             std::error_code ec;
             fs::remove(m_spool, ec);
@@ -175,6 +176,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::unique_ptr<Delivery> m_delivery;
     std::string m_id;
     fs::path m_spool;
+    std::optional<util::Fd> m_spool_fd;  // written by DATA, read back for the target
     std::chrono::steady_clock::time_point m_started;
 };
 
@@ -494,7 +496,7 @@ awaitable<void> Session::data() {
     queue(reply(354, "", "end data with <CR><LF>.<CR><LF>"));
     co_await flush();
     m_spool = m_srv.spool / m_id;
-    util::Fd fd(::open(m_spool.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    auto& fd = m_spool_fd.emplace(::open(m_spool.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd.get() < 0) {
         m_srv.log.error("spool", {{"id", m_id}, {"file", m_spool.string()}, {"error", std::strerror(errno)}});
         m_spool.clear();
@@ -544,7 +546,7 @@ awaitable<void> Session::data() {
             "Received: from {} ([{}])\r\n\tby {} (mailproxy) with {} id {}{}; {}\r\n", m_helo, m_peer,
             m_config->hostname, m_ch.tls() ? "ESMTPS" : (m_esmtp ? "ESMTP" : "SMTP"), m_id,
             m_rcpts.size() == 1 ? fmt::format("\r\n\tfor <{}>", m_rcpts.front()) : "", rfc5322_date());
-        r = co_await m_delivery->data(received, m_spool);
+        r = co_await m_delivery->data(received, fd.get());
         if (r.code == 250 && reader.had_bare_line_end())
             m_srv.log.info("bare_line_end",
                            {{"id", m_id}, {"client", m_peer}, {"action", "normalised to CRLF"}});
@@ -639,6 +641,7 @@ void Server::Impl::drain() {
         asio::error_code ec;
         a->close(ec);
     }
+    pool.close();
     for (auto* s : std::vector<Session*>(sessions.begin(), sessions.end()))
         s->drain();
 }

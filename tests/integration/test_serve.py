@@ -594,3 +594,28 @@ class ServeTest(MailproxyTest):
         self.assertEqual(r.returncode, 0, r.stdout + srv.log())
         self.assertEqual(len(sink.messages(wait=5)), 3)
         self.assertEqual(srv.log().count("target_session=new"), 2, srv.log())
+
+    def test_targets_without_pipelining_and_a_refused_sender(self):
+        plain = self.sink("-p")  # no PIPELINING: RSET, MAIL and RCPT go one at a time
+        refusing = self.sink("-f", "MAIL")  # 5xx to MAIL
+        self.entry("example.com", plain.target())
+        self.entry("refusing.example", refusing.target())
+        srv = self.serve()
+        for _ in range(3):
+            self.assertEqual(self.swaks(srv.port, "bob@example.com", data=MESSAGE).returncode, 0)
+        self.assertEqual(srv.log().count("target_session=reused"), 2, srv.log())
+        c = Client(srv.port).greet()
+        for _ in range(2):  # a new session to the target, then the same one again from the pool
+            c.cmd("MAIL FROM:<a@sender.example>", 250)
+            code, text = c.cmd("RCPT TO:<u@refusing.example>")
+            self.assertEqual(code // 100, 5, text)  # the target's refusal of MAIL, given at RCPT
+            c.cmd("RCPT TO:<bob@example.com>", 250)  # nothing accepted yet: another domain may start
+            c.cmd("DATA", 354)
+            c.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+            self.assertEqual(c.reply()[0], 250)
+        c.cmd("QUIT", 221)
+        got = plain.messages(wait=5)
+        self.assertEqual(len(got), 5)
+        # the two sent here byte for byte (smtp-sink dumps with LF line ends and an empty line after)
+        self.assertEqual([strip_received(m) for m in got].count(MESSAGE.replace(b"\r\n", b"\n") + b"\n"), 2)
+        self.assertEqual(refusing.messages(), [])
