@@ -26,9 +26,35 @@ void DataReader::newline(std::string& out) {
         out += "\r\n";
 }
 
+void DataReader::put_run(std::string& out, std::string_view run) {
+    const auto before = m_size;
+    m_size += run.size();
+    m_line += run.size();
+    if (m_line > k_max_text_line - 2)
+        m_long_line = true;
+    if (m_size > m_max) {
+        if (!m_too_big && before < m_max)
+            out.append(run.substr(0, m_max - before));
+        m_too_big = true;
+    }
+    if (!m_too_big)
+        out.append(run);
+}
+
 std::size_t DataReader::feed(std::string_view in, std::string& out) {
     std::size_t i = 0;
     while (i < in.size() && m_state != State::done) {
+        if (m_state == State::in_line) {
+            // the common case: a run of ordinary bytes, taken whole
+            std::size_t j = i;
+            while (j < in.size() && in[j] != '\r' && in[j] != '\n' && in[j] != '\0')
+                ++j;
+            if (j > i) {
+                put_run(out, in.substr(i, j - i));
+                i = j;
+                continue;
+            }
+        }
         const char c = in[i++];
         switch (m_state) {
             case State::line_start:
@@ -90,11 +116,15 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
 }
 
 void DotStuffer::feed(std::string_view in, std::string& out) {
-    for (char c : in) {
-        if (m_line_start && c == '.')
+    while (!in.empty()) {
+        if (m_line_start && in.front() == '.')
             out += '.';
-        out += c;
-        m_line_start = c == '\n';
+        // up to and with the next LF, taken whole
+        const auto nl = in.find('\n');
+        const auto n = nl == std::string_view::npos ? in.size() : nl + 1;
+        out.append(in.substr(0, n));
+        m_line_start = nl != std::string_view::npos;
+        in.remove_prefix(n);
     }
 }
 

@@ -30,6 +30,7 @@ class DataReader {
   private:
     enum class State { line_start, dot, dot_cr, in_line, cr, done };
     void put(std::string& out, char c);
+    void put_run(std::string& out, std::string_view run);  ///< put() for each byte, none CR, LF or NUL
     void newline(std::string& out);
 
     std::size_t m_max;
