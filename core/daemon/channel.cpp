@@ -114,12 +114,7 @@ awaitable<void> Channel::start_tls(asio::ssl::context& ctx, bool server, std::ch
 void Channel::close() {
     m_timer.cancel();  // a closed channel keeps no timer (nor the event loop) waiting
     asio::error_code ec;
-    std::visit(
-        [&](auto& s) {
-            s.shutdown(asio::socket_base::shutdown_both, ec);
-            s.close(ec);
-        },
-        m_sock);
+    std::visit([&](auto& s) { s.close(ec); }, m_sock);  // the only descriptor: close sends the FIN
 }
 
 void Channel::cancel() {
@@ -134,10 +129,24 @@ std::string Channel::tls_version() const {
     return v != nullptr ? v : "TLS";
 }
 
-awaitable<void> LineReader::fill(std::chrono::seconds timeout) {
-    char chunk[16384];
-    const auto n = co_await m_ch.read_some(asio::buffer(chunk), timeout);
-    m_buf.append(chunk, n);
+awaitable<void> LineReader::fill(std::chrono::seconds timeout, std::size_t most) {
+    // straight into the buffer's tail; `most` small while waiting for commands keeps an idle
+    // connection's memory small
+    const auto old = m_buf.size();
+    m_buf.resize(old + most);
+    std::size_t n = 0;
+    try {
+        n = co_await m_ch.read_some(asio::buffer(m_buf.data() + old, most), timeout);
+    } catch (...) {
+        m_buf.resize(old);
+        throw;
+    }
+    m_buf.resize(old + n);
+}
+
+void LineReader::shrink() {
+    if (m_buf.capacity() > 4096)
+        m_buf.shrink_to_fit();
 }
 
 awaitable<std::optional<std::string>> LineReader::line(std::size_t limit, std::chrono::seconds timeout,

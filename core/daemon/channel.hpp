@@ -82,8 +82,10 @@ class LineReader {
     /// Bytes already read but not consumed.
     std::string& buffered() { return m_buf; }
     bool has_line() const { return m_buf.find('\n') != std::string::npos; }
-    /// Reads more into the buffer.
-    awaitable<void> fill(std::chrono::seconds timeout);
+    /// Reads more into the buffer: at most `most` bytes.
+    awaitable<void> fill(std::chrono::seconds timeout, std::size_t most = 1024);
+    /// Gives back the memory a large read left (after DATA).
+    void shrink();
 
   private:
     Channel& m_ch;

@@ -96,10 +96,11 @@ class SmtpDelivery final : public Delivery {
             smtp::DotStuffer stuffer;
             std::string wire;
             stuffer.feed(received, wire);
-            std::string chunk(k_chunk, '\0');
             off_t offset = 0;
             for (;;) {
-                const auto n = ::pread(spool, chunk.data(), chunk.size(), offset);
+                // read and stuffed before the next suspension: one buffer serves every session
+                thread_local char chunk[k_chunk];
+                const auto n = ::pread(spool, chunk, sizeof chunk, offset);
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n < 0)
@@ -107,7 +108,9 @@ class SmtpDelivery final : public Delivery {
                 if (n == 0)
                     break;
                 offset += n;
-                stuffer.feed(std::string_view(chunk.data(), static_cast<std::size_t>(n)), wire);
+                stuffer.feed(std::string_view(chunk, static_cast<std::size_t>(n)), wire);
+                if (static_cast<std::size_t>(n) < sizeof chunk)
+                    break;  // a regular file reads short only at its end
                 if (wire.size() >= k_chunk) {
                     co_await m_ch->write(wire, m_o.reply_timeout);
                     wire.clear();

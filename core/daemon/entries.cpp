@@ -32,6 +32,7 @@ Expected<void> Entries::reload() {
         auto domain = util::to_lower(e.domain);
         map->emplace(std::move(domain), std::move(e));
     }
+    const std::lock_guard lock(m_mu);
     m_map = std::move(map);
     m_mtime = mtime;
     return {};
@@ -69,6 +70,7 @@ std::string Entries::refresh() {
 std::shared_ptr<const EntryMap> Entries::snapshot(std::string* problem) {
     std::error_code ec;
     const auto mtime = fs::last_write_time(m_dir, ec);
+    const std::lock_guard lock(m_mu);
     if (!ec && mtime != m_mtime) {
         auto p = refresh();
         if (!p.empty() && problem != nullptr)
@@ -78,6 +80,7 @@ std::shared_ptr<const EntryMap> Entries::snapshot(std::string* problem) {
 }
 
 std::size_t Entries::size() const {
+    const std::lock_guard lock(m_mu);
     return m_map->size();
 }
 

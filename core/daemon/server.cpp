@@ -13,12 +13,14 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/daemon/channel.hpp"
 #include "core/daemon/delivery.hpp"
 #include "core/daemon/entries.hpp"
+#include "core/daemon/spool.hpp"
 #include "core/smtp/data.hpp"
 #include "core/smtp/protocol.hpp"
 #include "core/util/file.hpp"
@@ -66,10 +68,11 @@ struct Server::Impl {
           log(l),
           reload(std::move(r)),
           signals(io, SIGHUP, SIGTERM, SIGINT),
-          entries(config->store) {}
+          entries(config->store),
+          spool_files(config->state_dir / "spool") {}
 
     asio::io_context io{1};
-    std::shared_ptr<const ServeConfig> config;
+    std::shared_ptr<const ServeConfig> config;  // for new sessions; SIGHUP swaps it, on the loop
     Logger& log;
     ConfigLoader reload;
     asio::signal_set signals;
@@ -81,13 +84,19 @@ struct Server::Impl {
     std::map<std::string, std::size_t> per_ip;
     bool draining = false;
     fs::path spool;
+    SpoolFiles spool_files;                // where messages are received
     std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
     ConnectionPool pool;                   // idle sessions to targets
+    std::thread reloader;                  // SIGHUP's reading and checking, off the event loop
+    bool reloading = false;
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
     awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
     void wait_signal();
-    void do_reload();
+    void start_reload();
+    /// On the reloader thread: reads and checks the configuration (and the entries, which it swaps);
+    /// the new configuration is swapped in on the loop.
+    void do_reload(std::shared_ptr<const ServeConfig> old);
     void drain();
 };
 
@@ -140,14 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<void> rcpt(const smtp::Command& c);
     awaitable<void> data();
     awaitable<void> reset_transaction();
-    void remove_spool() {
-        m_spool_fd.reset();
-        if (!m_spool.empty()) {
-            std::error_code ec;
-            fs::remove(m_spool, ec);
-            m_spool.clear();
-        }
-    }
+    void remove_spool() { m_srv.spool_files.give(std::exchange(m_spool, -1)); }
     void error_reply(int code, std::string_view enhanced, std::string_view text) {
         queue(reply(code, enhanced, text));
         ++m_errors;
@@ -175,8 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string m_domain;  // the entry of the first accepted recipient
     std::unique_ptr<Delivery> m_delivery;
     std::string m_id;
-    fs::path m_spool;
-    std::optional<util::Fd> m_spool_fd;  // written by DATA, read back for the target
+    int m_spool = -1;  // the file the message is received into, read back for the target
     std::chrono::steady_clock::time_point m_started;
 };
 
@@ -495,20 +496,19 @@ awaitable<void> Session::data() {
     }
     queue(reply(354, "", "end data with <CR><LF>.<CR><LF>"));
     co_await flush();
-    m_spool = m_srv.spool / m_id;
-    auto& fd = m_spool_fd.emplace(::open(m_spool.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (fd.get() < 0) {
-        m_srv.log.error("spool", {{"id", m_id}, {"file", m_spool.string()}, {"error", std::strerror(errno)}});
-        m_spool.clear();
+    m_spool = m_srv.spool_files.take();
+    if (m_spool < 0) {
+        m_srv.log.error("spool",
+                        {{"id", m_id}, {"dir", m_srv.spool.string()}, {"error", std::strerror(errno)}});
         // the data must still be read to its end before the reply
     }
     smtp::DataReader reader(m_config->max_message_size);
     std::string out;
-    bool write_failed = fd.get() < 0;
+    bool write_failed = m_spool < 0;
     const auto write_out = [&] {
         std::size_t done = 0;
         while (!write_failed && done < out.size()) {
-            const auto n = ::write(fd.get(), out.data() + done, out.size() - done);
+            const auto n = ::write(m_spool, out.data() + done, out.size() - done);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
@@ -526,9 +526,10 @@ awaitable<void> Session::data() {
             write_out();
         if (reader.done())
             break;
-        co_await m_in.fill(secs(m_config->data_timeout));
+        co_await m_in.fill(secs(m_config->data_timeout), 65536);
     }
     write_out();
+    m_in.shrink();
     // no fsync: the spool only buffers the message while the client waits; it is the target's 250 that
     // makes the message safe, and a crash before it leaves the client without an acknowledgement
     Reply r;
@@ -546,7 +547,7 @@ awaitable<void> Session::data() {
             "Received: from {} ([{}])\r\n\tby {} (mailproxy) with {} id {}{}; {}\r\n", m_helo, m_peer,
             m_config->hostname, m_ch.tls() ? "ESMTPS" : (m_esmtp ? "ESMTP" : "SMTP"), m_id,
             m_rcpts.size() == 1 ? fmt::format("\r\n\tfor <{}>", m_rcpts.front()) : "", rfc5322_date());
-        r = co_await m_delivery->data(received, fd.get());
+        r = co_await m_delivery->data(received, m_spool);
         if (r.code == 250 && reader.had_bare_line_end())
             m_srv.log.info("bare_line_end",
                            {{"id", m_id}, {"client", m_peer}, {"action", "normalised to CRLF"}});
@@ -571,7 +572,8 @@ awaitable<void> Server::Impl::refuse(asio::ip::tcp::socket s, std::string why) {
 
 awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
     for (;;) {
-        auto [aec, s] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+        asio::ip::tcp::endpoint ep;  // filled by accept itself
+        auto [aec, s] = co_await acceptor.async_accept(ep, asio::experimental::as_tuple(asio::use_awaitable));
         if (aec) {
             if (draining || aec == asio::error::operation_aborted)
                 co_return;
@@ -582,9 +584,6 @@ awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
             continue;
         }
         asio::error_code ec;
-        const auto ep = s.remote_endpoint(ec);
-        if (ec)
-            continue;
         const auto peer = peer_text(ep);
         if (sessions.size() >= config->max_connections) {
             log.warning("refused", {{"client", peer}, {"reason", "max-connections"}});
@@ -604,32 +603,51 @@ awaitable<void> Server::Impl::accept(asio::ip::tcp::acceptor& acceptor) {
     }
 }
 
-void Server::Impl::do_reload() {
-    auto fresh = reload ? reload() : Expected<std::shared_ptr<const ServeConfig>>(config);
+void Server::Impl::start_reload() {
+    if (reloading) {
+        log.warning("reload", {{"note", "a reload is under way already"}});
+        return;
+    }
+    reloading = true;
+    if (reloader.joinable())
+        reloader.join();
+    reloader = std::thread([this, old = config] { do_reload(old); });
+}
+
+void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
+    const auto done = [this](std::shared_ptr<const ServeConfig> fresh) {
+        asio::post(io, [this, fresh = std::move(fresh)] {
+            if (fresh) {
+                config = fresh;
+                log.info("reload", {{"entries", std::to_string(entries.size())}, {"result", "ok"}});
+            }
+            reloading = false;
+        });
+    };
+    auto fresh = reload ? reload() : Expected<std::shared_ptr<const ServeConfig>>(old);
     if (!fresh) {
         log.error("reload",
                   {{"error", fresh.error().message}, {"result", "the running configuration stays"}});
-        return;
+        return done(nullptr);
     }
     const auto& c = **fresh;
-    if (c.listen != config->listen || c.state_dir != config->state_dir || c.user != config->user ||
-        c.store != config->store || c.tls_cert != config->tls_cert || c.tls_key != config->tls_key) {
+    if (c.listen != old->listen || c.state_dir != old->state_dir || c.user != old->user ||
+        c.store != old->store || c.tls_cert != old->tls_cert || c.tls_key != old->tls_key) {
         log.warning("reload",
                     {{"note", "listen, state-dir, store, user and TLS files change only with a restart"}});
     }
     auto merged = std::make_shared<ServeConfig>(c);
-    merged->listen = config->listen;
-    merged->state_dir = config->state_dir;
-    merged->user = config->user;
-    merged->store = config->store;
-    merged->tls_cert = config->tls_cert;
-    merged->tls_key = config->tls_key;
+    merged->listen = old->listen;
+    merged->state_dir = old->state_dir;
+    merged->user = old->user;
+    merged->store = old->store;
+    merged->tls_cert = old->tls_cert;
+    merged->tls_key = old->tls_key;
     if (auto ok = entries.reload(); !ok) {
         log.error("reload", {{"error", ok.error().message}, {"result", "the running configuration stays"}});
-        return;
+        return done(nullptr);
     }
-    config = std::move(merged);
-    log.info("reload", {{"entries", std::to_string(entries.size())}, {"result", "ok"}});
+    done(std::move(merged));
 }
 
 void Server::Impl::drain() {
@@ -651,7 +669,7 @@ void Server::Impl::wait_signal() {
         if (ec)
             return;
         if (sig == SIGHUP) {
-            do_reload();
+            start_reload();
         } else if (!draining) {
             drain();
             if (sessions.empty())
@@ -764,6 +782,8 @@ void Server::run() {
         asio::co_spawn(m->io, m->accept(*a), asio::detached);
     m->wait_signal();
     m->io.run();
+    if (m->reloader.joinable())
+        m->reloader.join();
     m->log.info("stopped");
 }
 
