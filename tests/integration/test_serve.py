@@ -404,7 +404,11 @@ class ServeTest(MailproxyTest):
         os.makedirs(maildir)
         os.chmod(maildir, 0o777)
         self.entry("example.com", "maildir:" + maildir)
-        srv = self.serve("--listen", "[::1]:0", "--user", "nobody")
+        config = os.path.join(self.tmp, "mailproxy.conf")  # readable by root only
+        with open(config, "w") as f:
+            f.write("[serve]\nmax-recipients = 5\n")
+        os.chmod(config, 0o600)
+        srv = self.serve("--listen", "[::1]:0", "--user", "nobody", config=config)
         self.assertEqual(len(srv.addresses), 2)
         self.assertTrue(srv.addresses[1].startswith("[::1]:"), srv.addresses)
         with open(f"/proc/{srv.proc.pid}/status") as f:
@@ -423,6 +427,16 @@ class ServeTest(MailproxyTest):
         self.assertTrue(srv.wait_log("client=::1"), srv.log())
         self.assertEqual(len(glob.glob(os.path.join(maildir, "new", "*"))), 1)
         self.assertEqual(os.stat(os.path.join(srv.state, "spool")).st_uid, nobody.pw_uid)
+        # SIGHUP reads the configuration as nobody now: it cannot, so the running one stays
+        srv.send_signal(signal.SIGHUP)
+        self.assertTrue(srv.wait_log('result="the running configuration stays"'), srv.log())
+        self.assertIn("mailproxy.conf was not readable", srv.log())
+        c = Client(port6, host="::1").greet()
+        c.cmd("MAIL FROM:<alice@sender.example>", 250)
+        for i in range(5):
+            c.cmd(f"RCPT TO:<r{i}@example.com>", 250)
+        c.cmd("RCPT TO:<r6@example.com>", 452)  # max-recipients from the file still holds
+        c.cmd("QUIT", 221)
         self.assertEqual(srv.stop(), 0)
 
     # -- findings of a review, each with the case that showed it ---------------------------------------
@@ -609,6 +623,55 @@ class ServeTest(MailproxyTest):
         self.assertEqual(r.returncode, 0, r.stdout + srv.log())
         self.assertEqual(len(sink.messages(wait=5)), 3)
         self.assertEqual(srv.log().count("target_session=new"), 2, srv.log())
+
+    def test_total_connection_limit_and_syslog(self):
+        # a syslog socket of our own at /dev/log (none runs here or in CI)
+        self.assertFalse(os.path.exists("/dev/log"), "/dev/log exists: this test needs it free")
+        log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        log.bind("/dev/log")
+        self.addCleanup(os.unlink, "/dev/log")
+        self.addCleanup(log.close)
+        log.settimeout(5)
+        sink = self.sink()
+        self.entry("example.com", sink.target())
+        srv = self.serve("--log", "syslog", "--max-connections", "2", "--max-connections-per-ip", "5")
+        first, second = Client(srv.port).greet(), Client(srv.port).greet()
+        third = Client(srv.port)
+        code, text = third.reply()
+        self.assertEqual(code, 421, text)
+        self.assertIn("too many connections", text)
+        first.cmd("QUIT", 221)
+        first.close()
+        deadline = time.time() + 5
+        while True:  # the freed place is taken by the next client
+            c = Client(srv.port)
+            code, _ = c.reply()
+            if code == 220 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(code, 220)
+        c.cmd("EHLO client.test", 250)
+        c.cmd("MAIL FROM:<a@sender.example>", 250)
+        c.cmd("RCPT TO:<bob@example.com>", 250)
+        c.cmd("DATA", 354)
+        c.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.cmd("QUIT", 221)
+        second.close()
+        self.assertEqual(srv.stop(), 0)
+        lines = []
+        try:
+            while True:
+                lines.append(log.recv(4096).decode())
+        except socket.timeout:
+            pass
+        text = "\n".join(lines)
+        # facility mail (2): <20> is mail.warning, <22> mail.info; tagged mailproxy[PID]
+        self.assertRegex(text, r"<20>.*mailproxy\[%d\]: level=warning event=refused client=127.0.0.1 "
+                               r"reason=max-connections" % srv.proc.pid)
+        self.assertRegex(text, r"<22>.*event=message .*action=delivered")
+        self.assertRegex(text, r"<22>.*event=stopped")
+        self.assertEqual(srv.log(), "")  # nothing on stderr
 
     def test_targets_without_pipelining_and_a_refused_sender(self):
         plain = self.sink("-p")  # no PIPELINING: RSET, MAIL and RCPT go one at a time
