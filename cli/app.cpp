@@ -85,6 +85,7 @@ std::unique_ptr<Cli> make_cli() {
     register_zone(*cli);
     register_enable(*cli);
     register_serve(*cli);
+    register_scan(*cli);
     register_autodns(*cli);
     register_completion(*cli);
     return cli;

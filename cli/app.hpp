@@ -61,6 +61,7 @@ void register_autodns(Cli& cli);
 void register_zone(Cli& cli);
 void register_enable(Cli& cli);
 void register_serve(Cli& cli);
+void register_scan(Cli& cli);
 
 /// Checks what the config file holds once parsing is done: a file that holds the AutoDNS password
 /// must not be readable by others. ErrorCode::config otherwise.

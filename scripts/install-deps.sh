@@ -9,12 +9,16 @@ packages=(
   # libraries (DESIGN §7)
   libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev libldns-dev
   libasio-dev libssl-dev
+  # the filter: libclamav, GMime, libmagic, libarchive
+  libclamav-dev libgmime-3.0-dev libmagic-dev libarchive-dev
   # tests and their real peers
   doctest-dev python3 openssl util-linux bash zsh fish mandoc
   # zone rewrite and check: patch applies our diffs, NSD serves zones for live checks
   patch nsd
   # serve: swaks as the client, postfix's smtp-sink as the target
   swaks postfix
+  # the filter's tests: ClamAV's test files and clamd
+  clamav-testfiles clamav-daemon
   # the libFuzzer targets (tests/fuzz)
   clang libclang-rt-14-dev
 )

@@ -28,10 +28,12 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 class BashCompletion(MailproxyTest):
     def test_subcommands(self):
         self.assertEqual(bash_complete(["mailproxy", ""]),
-                         ["entry", "level", "zone", "enable", "disable", "serve", "autodns", "completion"])
+                         ["entry", "level", "zone", "enable", "disable", "serve", "scan", "autodns",
+                          "completion"])
         self.assertEqual(bash_complete(["mailproxy", "zone", "lint", "--fail-on", "w"]), ["warning"])
         self.assertEqual(bash_complete(["mailproxy", "zone", "rewrite", "--serial", "u"]), ["unixtime"])
         self.assertEqual(bash_complete(["mailproxy", "enable", "--protection", "H"]), ["HIGH"])
+        self.assertEqual(bash_complete(["mailproxy", "scan", "--scanner-failure", ""]), ["tempfail", "pass"])
         self.assertEqual(bash_complete(["mailproxy", "--backend", ""]), ["local", "autodns"])
         self.assertEqual(bash_complete(["mailproxy", "autodns", ""]), ["ping"])
         self.assertEqual(bash_complete(["mailproxy", "en"]), ["entry", "enable"])

@@ -222,7 +222,7 @@ TEST_SUITE("cli.docs") {
                                                   "entry info", "entry list", "entry export", "entry import",
                                                   "level show", "zone lint", "zone rules", "zone rewrite",
                                                   "zone check", "zone push", "enable", "disable", "serve",
-                                                  "autodns ping", "completion"});
+                                                  "scan", "autodns ping", "completion"});
         const auto update = Tree::long_options(t.at("entry update"));
         for (const char* o :
              {"add-whitelist", "remove-whitelist", "add-blacklist", "remove-blacklist", "add-exclude",

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "core/filter/findings.hpp"
+#include "core/filter/mime.hpp"
+
+namespace mailproxy::filter {
+
+/// The header section of a message: the bytes before the first empty line (LF or CR LF line ends).
+std::string_view header_section(std::string_view message);
+
+/// DESIGN §5.2 step 4 on the message's header section, as sent (no decoding): raw 8-bit, NUL or CR,
+/// folded lines of only whitespace, lines over 998 characters, lines that are not `name: value`,
+/// missing Date or From, a second Date, From, Subject, ... (amavisd-new's single-use list); and the MIME
+/// errors the parser reported (`mime`), an ambiguous structure such as a duplicated boundary parameter
+/// (CVE-2024-28054) among them. Each finding names the header and the line.
+std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime);
+
+}  // namespace mailproxy::filter

@@ -1,0 +1,121 @@
+#include "core/filter/scan.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/filter/headers.hpp"
+
+namespace mailproxy::filter {
+
+ScanOptions options_for(const entry::Policy& p) {
+    ScanOptions o;
+    o.virus = p.virus != entry::PolicyMode::disabled;
+    o.banned = p.banned_files != entry::PolicyMode::disabled;
+    o.header = p.header != entry::PolicyMode::disabled;
+    return o;
+}
+
+bool ScanResult::has(Category c) const {
+    return std::any_of(findings.begin(), findings.end(), [c](const Finding& f) { return f.category == c; });
+}
+
+ScanResult scan_message(int fd, const ScanOptions& options, const ClamavEngine* engine) {
+    ScanResult r;
+    if (options.virus) {
+        if (engine == nullptr) {
+            r.scanner_error = "no virus scanner";
+        } else {
+            const auto v = engine->scan(fd);
+            if (v.kind == VirusResult::Kind::virus)
+                r.findings.push_back({Category::virus, v.text, "message"});
+            else if (v.kind == VirusResult::Kind::error)
+                r.scanner_error = v.text;
+            r.virus_scanned = v.kind != VirusResult::Kind::error;
+        }
+    }
+    if (!options.banned && !options.header)
+        return r;
+    std::vector<Finding> banned;
+    BannedCheck check(options.archive);
+    const auto walk = walk_mime(fd, options.mime, [&](const MimePart& part) {
+        if (options.banned)
+            check.check(part, banned);
+    });
+    if (options.banned && walk.parsed && walk.incomplete)
+        banned.push_back({Category::banned,
+                          fmt::format("not all parts were checked ({})", walk.incomplete_why), "message"});
+    r.findings.insert(r.findings.end(), banned.begin(), banned.end());
+    if (options.header) {
+        std::string head(options.max_header_bytes, '\0');
+        std::size_t got = 0;
+        while (got < head.size()) {
+            const auto n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+            if (n <= 0)
+                break;
+            got += static_cast<std::size_t>(n);
+        }
+        head.resize(got);
+        auto found = check_headers(header_section(head), walk);
+        r.findings.insert(r.findings.end(), found.begin(), found.end());
+    }
+    return r;
+}
+
+std::string_view to_string(Action a) {
+    switch (a) {
+        case Action::deliver:
+            return "deliver";
+        case Action::quarantine:
+            return "quarantine";
+        case Action::discard:
+            return "discard";
+        case Action::deliver_wrapped:
+            return "deliver-wrapped";
+        case Action::deliver_alert:
+            return "deliver-with-alert";
+        case Action::tempfail:
+            return "tempfail";
+    }
+    return "?";
+}
+
+Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure) {
+    const std::pair<Category, entry::PolicyMode> order[] = {
+        {Category::virus, p.virus}, {Category::banned, p.banned_files}, {Category::bad_header, p.header}};
+    for (const auto& [category, mode] : order) {
+        if (mode == entry::PolicyMode::disabled)
+            continue;
+        const auto it = std::find_if(r.findings.begin(), r.findings.end(),
+                                     [c = category](const Finding& f) { return f.category == c; });
+        if (it == r.findings.end())
+            continue;
+        Verdict v;
+        v.category = category;
+        v.reason = category == Category::virus
+                       ? fmt::format("virus {}", it->what)
+                       : fmt::format("{}: {} ({})", to_string(category), it->what, it->where);
+        switch (mode) {
+            case entry::PolicyMode::quarantine:
+                v.action = Action::quarantine;
+                break;
+            case entry::PolicyMode::discard:
+                v.action = Action::discard;
+                break;
+            default:
+                v.action = category == Category::bad_header ? Action::deliver_alert : Action::deliver_wrapped;
+                break;
+        }
+        return v;
+    }
+    Verdict v;
+    if (!r.scanner_error.empty() && p.virus != entry::PolicyMode::disabled && !pass_on_failure) {
+        v.action = Action::tempfail;
+        v.reason = "virus scanner failed: " + r.scanner_error;
+    }
+    return v;
+}
+
+}  // namespace mailproxy::filter
