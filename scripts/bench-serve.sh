@@ -25,10 +25,13 @@ sink_port=$(free_port)
 /usr/sbin/smtp-sink -u nobody -m 1000 127.0.0.1:"$sink_port" 1000 &
 pids+=($!)
 wait_port "$sink_port"
-"$mp" --store "$work/entries" entry create example.com --target "[127.0.0.1]:$sink_port" \
+# protection OFF: this measures the mail path (issue 6); the checks have their own benchmark
+"$mp" --store "$work/entries" entry create example.com --target "[127.0.0.1]:$sink_port" --protection OFF \
   --admin postmaster@example.com >/dev/null
+python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import filter_samples as s; s.write_signatures(sys.argv[1])' \
+  "$work/clamav-db"
 serve_port=$(free_port)
-"$mp" --store "$work/entries" serve --listen 127.0.0.1:"$serve_port" --state-dir "$work/state" \
+"$mp" --store "$work/entries" serve --clamav-db "$work/clamav-db" --listen 127.0.0.1:"$serve_port" --state-dir "$work/state" \
   --hostname bench.test --max-connections 2000 --max-connections-per-ip 2000 \
   >"$work/ready" 2>"$work/serve.log" &
 serve_pid=$!

@@ -10,7 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libexpected-dev libfmt-dev libidn2-dev libcurl4-openssl-dev libldns-dev
   libasio-dev libssl-dev
   # the filter: libclamav, GMime, libmagic, libarchive
-  libclamav-dev libgmime-3.0-dev libmagic-dev libarchive-dev
+  libclamav-dev libgmime-3.0-dev libmagic-dev libarchive-dev libsqlite3-dev
   # tests and their real peers
   doctest-dev python3 openssl util-linux bash zsh fish mandoc
   # zone rewrite and check: patch applies our diffs, NSD serves zones for live checks

@@ -16,6 +16,9 @@ mp=build/cli/mailproxy
 
 "$mp" --store "$demo/entries" entry create example.com --target "maildir:$demo/Maildir" \
   --admin postmaster@example.com >/dev/null
+# virus signatures for the demo (this system has no ClamAV database): ClamAV's test file and EICAR
+python3 -c 'import sys; sys.path.insert(0, "tests/integration"); import filter_samples as s; s.write_signatures(sys.argv[1])' \
+  "$demo/clamav-db"
 cat > "$demo/mailproxy.conf" <<CONF
 store = "$demo/entries"
 [serve]
@@ -23,6 +26,7 @@ listen = ["127.0.0.1:$port"]
 state-dir = "$demo/state"
 hostname = "mailproxy.demo"
 max-message-size = 10485760
+clamav-db = "$demo/clamav-db"
 CONF
 
 cat <<TEXT
@@ -32,6 +36,9 @@ mailproxy demo in $demo (removed at the end):
 Send a test mail from another terminal, then look at the maildir:
   swaks --server 127.0.0.1:$port --to user@example.com --from you@sender.example
   ls $demo/Maildir/new/
+ClamAV's test virus, attached, arrives wrapped (example.com is on MEDIUM: ACCEPT, wrapped):
+  swaks --server 127.0.0.1:$port --to user@example.com --from you@sender.example \\
+    --attach /usr/share/clamav-testfiles/clam.exe
 A domain without an entry is refused (not an open relay):
   swaks --server 127.0.0.1:$port --to user@elsewhere.example --from you@sender.example
 Stop with Ctrl-C.

@@ -75,6 +75,8 @@ std::vector<std::string> check(const ServeConfig& c) {
         errors.push_back(fmt::format("log: {} is not stderr or syslog", c.log));
     if (c.target_tls != "none" && c.target_tls != "opportunistic" && c.target_tls != "required")
         errors.push_back(fmt::format("target-tls: {} is not none, opportunistic or required", c.target_tls));
+    if (c.scanner_failure != "tempfail" && c.scanner_failure != "pass")
+        errors.push_back(fmt::format("scanner-failure: {} is not tempfail or pass", c.scanner_failure));
     return errors;
 }
 

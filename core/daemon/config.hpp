@@ -28,6 +28,8 @@ struct ServeConfig {
     int target_timeout = 300;    ///< seconds to wait for the target's replies (RFC: 5 to 10 minutes)
     int connect_timeout = 30;    ///< seconds to connect to the target
     std::string target_tls = "opportunistic";  ///< none, opportunistic, required
+    std::string clamav_db;                     ///< signatures for libclamav; "" for the system's
+    std::string scanner_failure = "tempfail";  ///< tempfail or pass: a virus scan that fails
 };
 
 /// Every problem of a configuration (empty when it is usable): listen addresses, limits, TLS files,

@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 
+from filter_samples import write_signatures
 from harness import BIN
 
 
@@ -91,7 +92,10 @@ class Serve:
             cmd += ["--config", config]
         cmd += ["--store", store or test.store, "serve", "--listen", listen or "127.0.0.1:0", "--state-dir", self.state,
                 "--hostname", "proxy.test", "--command-timeout", "5", "--data-timeout", "5", "--target-timeout", "5",
-                "--connect-timeout", "2", *args]
+                "--connect-timeout", "2"]
+        if "--clamav-db" not in args:  # signatures made at run time (the system has none)
+            cmd += ["--clamav-db", write_signatures(os.path.join(test.tmp, "clamav-db"))]
+        cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env or test.env)
         self.lines = []

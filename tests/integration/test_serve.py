@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from harness import BIN, MailproxyTest
+from filter_samples import write_signatures
 from serve_harness import Client, Serve, Sink, free_port
 
 MESSAGE = (b"From: Alice <alice@sender.example>\r\nTo: bob@example.com\r\nSubject: hello\r\n"
@@ -17,14 +18,16 @@ MESSAGE = (b"From: Alice <alice@sender.example>\r\nTo: bob@example.com\r\nSubjec
 
 
 def strip_received(message, lf=True):
-    """The message without our Received: header (2 or 3 lines), which must be the first."""
+    """The message without our Received: header (2 or 3 lines), which must be the first, and the
+    X-Virus-Scanned: header after it, which must be there."""
     nl = b"\n" if lf else b"\r\n"
     lines = message.split(nl)
     assert lines[0].startswith(b"Received: from ") and b"(mailproxy)" in lines[1], lines[:3]
     i = 1
     while lines[i].startswith(b"\t"):
         i += 1
-    return nl.join(lines[i:])
+    assert lines[i].startswith(b"X-Virus-Scanned: ClamAV ") and lines[i].endswith(b" (mailproxy)"), lines[i]
+    return nl.join(lines[i + 1:])
 
 
 class ServeTest(MailproxyTest):
@@ -285,17 +288,19 @@ class ServeTest(MailproxyTest):
     # -- operations ---------------------------------------------------------------------------------------
     def test_check_config_and_start_errors(self):
         self.entry("example.com", "maildir:" + os.path.join(self.tmp, "md"))
-        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0")
+        db = write_signatures(os.path.join(self.tmp, "db"))
+        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0", "--clamav-db", db)
         self.assertEqual(r.code, 0, r)
-        self.assertEqual(r.out, f"configuration OK (1 entries in {self.store})\n")
+        self.assertEqual(r.out, f"configuration OK (1 entries in {self.store}, 2 virus signatures)\n")
         r = self.run_mp("serve", "--check-config", "--listen", "nowhere", "--max-recipients", "0",
-                        "--tls-cert", "/missing.pem", expect=2)
+                        "--tls-cert", "/missing.pem", "--clamav-db", os.path.join(self.tmp, "nodb"), expect=2)
+        self.assertIn("nodb cannot be loaded", r.err)
         self.assertIn("listen: nowhere is not ADDRESS:PORT", r.err)
         self.assertIn("max-recipients: at least 1", r.err)
         self.assertIn("tls-cert and tls-key go together", r.err)
         with open(os.path.join(self.store, "broken.example.json"), "w") as f:
             f.write("{not json")
-        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0", expect=2)
+        r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0", "--clamav-db", db, expect=2)
         self.assertIn("broken.example.json", r.err)
         os.remove(os.path.join(self.store, "broken.example.json"))
         # a port in use fails before "ready"
@@ -304,10 +309,15 @@ class ServeTest(MailproxyTest):
         blocker.listen()
         port = blocker.getsockname()[1]
         r = self.run_mp("--store", self.store, "serve", "--listen", f"127.0.0.1:{port}", "--state-dir",
-                        os.path.join(self.tmp, "state"), expect=1)
+                        os.path.join(self.tmp, "state"), "--clamav-db", db, expect=1)
         self.assertIn(f"cannot listen on 127.0.0.1:{port}", r.err)
         self.assertNotIn("ready", r.out)
         blocker.close()
+        # no signatures (this system has none of its own): refused before "ready"
+        r = self.run_mp("serve", "--listen", "127.0.0.1:0", "--state-dir", os.path.join(self.tmp, "state"),
+                        "--clamav-db", os.path.join(self.tmp, "nodb"), expect=2)
+        self.assertIn("nodb cannot be loaded", r.err)
+        self.assertNotIn("ready", r.out)
 
     def test_sighup_reload_keeps_a_working_config_and_sigterm_drains(self):
         sink = self.sink()

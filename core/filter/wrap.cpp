@@ -1,0 +1,146 @@
+#include "core/filter/wrap.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/filter/headers.hpp"
+#include "core/util/strings.hpp"
+
+namespace mailproxy::filter {
+namespace {
+
+constexpr std::array k_copied{"from",       "to",       "cc",          "date",      "subject",
+                              "message-id", "reply-to", "in-reply-to", "references"};
+
+bool write_all(int fd, std::string_view s) {
+    while (!s.empty()) {
+        const auto n = ::write(fd, s.data(), s.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        s.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+/// The header fields of the section whose names are in k_copied, with their folded lines, CR LF ended.
+std::string copied_fields(std::string_view section) {
+    std::string out;
+    bool copying = false;
+    std::size_t pos = 0;
+    while (pos < section.size()) {
+        auto nl = section.find('\n', pos);
+        if (nl == std::string_view::npos)
+            nl = section.size();
+        auto line = section.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+            if (copying)
+                out.append(line).append("\r\n");
+            continue;
+        }
+        const auto colon = line.find(':');
+        const auto name =
+            util::to_lower(util::trim(line.substr(0, colon == std::string_view::npos ? 0 : colon)));
+        copying = colon != std::string_view::npos &&
+                  std::find(k_copied.begin(), k_copied.end(), name) != k_copied.end() && line.size() <= 998 &&
+                  line.find('\r') == std::string_view::npos && line.find('\0') == std::string_view::npos;
+        if (copying)
+            out.append(line).append("\r\n");
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string header_value(std::string_view section, std::string_view name) {
+    std::string value;
+    bool in_field = false;
+    std::size_t pos = 0;
+    while (pos < section.size()) {
+        auto nl = section.find('\n', pos);
+        if (nl == std::string_view::npos)
+            nl = section.size();
+        auto line = section.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+            if (in_field)
+                value += " " + std::string(util::trim(line));
+            continue;
+        }
+        if (in_field)
+            break;
+        const auto colon = line.find(':');
+        if (colon != std::string_view::npos &&
+            util::to_lower(util::trim(line.substr(0, colon))) == util::to_lower(name)) {
+            in_field = true;
+            value = std::string(util::trim(line.substr(colon + 1)));
+        }
+    }
+    return value.substr(0, 200);
+}
+
+Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning) {
+    // the header section of the original, for the fields copied to the new message
+    std::string head(256 * 1024, '\0');
+    const auto got = ::pread(original, head.data(), head.size(), 0);
+    if (got < 0)
+        return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
+    head.resize(static_cast<std::size_t>(got));
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    // 128 random bits: a boundary the original does not contain
+    const auto boundary = fmt::format("=_mailproxy_{:016x}{:016x}_{}", rng(), rng(), std::string(40, '='));
+    std::string text = copied_fields(header_section(head));
+    text += "MIME-Version: 1.0\r\n";
+    text += fmt::format("Content-Type: multipart/mixed;\r\n boundary=\"{}\"\r\n", boundary);
+    text += "\r\nThis is a message in MIME format.\r\n\r\n";
+    text += fmt::format(
+        "--{}\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        boundary);
+    for (const auto& w : warning)
+        text += w + "\r\n";
+    text += fmt::format(
+        "\r\n--{}\r\nContent-Type: message/rfc822; x-spam-type=original\r\nContent-Description: Original "
+        "message\r\n"
+        "Content-Disposition: attachment; filename=message\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        boundary);
+    if (!write_all(out, text))
+        return fail(ErrorCode::io,
+                    fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
+    char buf[65536];
+    off_t offset = 0;
+    bool ends_in_newline = true;
+    for (;;) {
+        const auto n = ::pread(original, buf, sizeof buf, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
+        if (n == 0)
+            break;
+        offset += n;
+        ends_in_newline = buf[n - 1] == '\n';
+        if (!write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
+            return fail(ErrorCode::io,
+                        fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
+    }
+    const auto end = fmt::format("{}--{}--\r\n", ends_in_newline ? "" : "\r\n", boundary);
+    if (!write_all(out, end))
+        return fail(ErrorCode::io,
+                    fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
+    return {};
+}
+
+}  // namespace mailproxy::filter

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/util/error.hpp"
+
+namespace mailproxy::filter {
+
+/// DESIGN §5.3, ACCEPT of a virus or banned file: writes to `out` (an empty file) a new `multipart/mixed`
+/// message: the original's From, To, Cc, Date, Subject, Message-ID, Reply-To, In-Reply-To and References,
+/// a `text/plain` part with `warning` (one line each, "WARNING: contains virus <name>"), and the
+/// original message from `original` (a CR LF message, read from its start) attached whole as
+/// `message/rfc822`. Lines end in CR LF.
+Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning);
+
+/// The first value of header `name` (unfolded, at most 200 characters) in a header section; "" if none.
+std::string header_value(std::string_view section, std::string_view name);
+
+}  // namespace mailproxy::filter

@@ -1,0 +1,161 @@
+"""The filter inside `mailproxy serve` (issue 7): libclamav with signatures made at run time, every sample of
+clamav-testfiles sent with swaks, and each entry mode doing exactly what DESIGN §5.3 says: QUARANTINE
+(file and SQLite row before the 250), DISCARD (554), ACCEPT (the wrapped message; the alert header), OFF."""
+import email
+import glob
+import os
+import sqlite3
+import subprocess
+from email import policy
+
+from filter_samples import CLAM_DIR, EICAR, clam_exe, message
+from harness import MailproxyTest
+from serve_harness import Client, Serve
+
+
+class ServeFilterTest(MailproxyTest):
+    def setUp(self):
+        super().setUp()
+        self.serves = []
+        self.maildirs = {}
+        for domain, protection, extra in (
+                ("high.example", "HIGH", []), ("medium.example", "MEDIUM", []), ("off.example", "OFF", []),
+                ("discard.example", "CUSTOM", ["--virus", "DISCARD", "--banned-files", "DISCARD"]),
+                ("header.example", "CUSTOM", ["--header", "ACCEPT"])):
+            maildir = os.path.join(self.tmp, "maildirs", domain)
+            self.maildirs[domain] = maildir
+            self.run_mp("entry", "create", domain, "--target", "maildir:" + maildir, "--admin",
+                        "digest@" + domain, "--protection", protection, *extra, expect=0)
+        self.srv = Serve(self)
+        self.serves.append(self.srv)
+
+    def tearDown(self):
+        for s in self.serves:
+            if s.proc.poll() is None:
+                s.stop()
+        super().tearDown()
+
+    def delivered(self, domain):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.maildirs[domain], "new", "*"))):
+            with open(path, "rb") as f:
+                out.append(f.read())
+        return out
+
+    def send(self, to, data):
+        """Sends `data` (LF lines) with a raw client; the reply to the end of data."""
+        c = Client(self.srv.port).greet()
+        c.cmd("MAIL FROM:<alice@sender.example>", 250)
+        c.cmd(f"RCPT TO:<{to}>", 250)
+        c.cmd("DATA", 354)
+        wire = data.replace(b"\n", b"\r\n").replace(b"\r\n.", b"\r\n..")
+        c.send(wire + (b"" if wire.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        reply = c.reply()
+        c.cmd("QUIT", 221)
+        return reply
+
+    @staticmethod
+    def body_of(delivered):
+        """The delivered message without our Received: and X-Virus-Scanned: headers."""
+        lines = delivered.split(b"\n")
+        i = 1
+        while lines[i].startswith(b"\t"):
+            i += 1
+        while lines[i].startswith(b"X-Virus-Scanned:") or lines[i].startswith(b"X-MailProxy-Alert:"):
+            i += 1
+        return b"\n".join(lines[i:])
+
+    def test_every_clamav_test_file_sent_with_swaks_is_found_and_wrapped(self):
+        samples = sorted(os.listdir(CLAM_DIR))
+        for name in samples:
+            with open(os.path.join(CLAM_DIR, name), "rb") as f:
+                original = message(subject=name, attachments=[(name, f.read(), "application/octet-stream")])
+            path = os.path.join(self.tmp, "sample.eml")
+            with open(path, "wb") as f:
+                f.write(original)
+            r = subprocess.run(["swaks", "--server", f"127.0.0.1:{self.srv.port}", "--to", "u@medium.example",
+                                "--from", "alice@sender.example", "--helo", "client.test", "--data", path],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, (name, r.stdout[-500:]))
+        got = self.delivered("medium.example")
+        self.assertEqual(len(got), len(samples))
+        for data in got:
+            m = email.message_from_bytes(self.body_of(data), policy=policy.default)
+            self.assertEqual(m.get_content_type(), "multipart/mixed")
+            warning, attached = m.iter_parts()
+            self.assertEqual(warning.get_content().strip(), "WARNING: contains virus Test.ClamExe.HDB.UNOFFICIAL")
+            self.assertEqual(attached.get_content_type(), "message/rfc822")
+            inner = attached.get_content()
+            name = inner["Subject"]
+            with open(os.path.join(CLAM_DIR, name), "rb") as f:
+                sample = f.read()
+            # the original is intact: its attachment decodes to the sample, byte for byte
+            [part] = [p for p in inner.iter_attachments()]
+            self.assertEqual(part.get_content(), sample, name)
+            self.assertEqual(m["Subject"], name)  # the new message keeps the original's Subject
+        self.assertEqual(self.srv.log().count("verdict=virus action=delivered-wrapped"), len(samples), self.srv.log())
+
+    def test_high_quarantines_with_file_and_index_row(self):
+        original = message(subject="a virus", attachments=[("clam.exe", clam_exe(), "application/octet-stream")])
+        code, text = self.send("u@high.example", original)
+        self.assertEqual(code, 250, text)
+        self.assertIn("quarantined as ", text)
+        qid = text.split("quarantined as ", 1)[1].split(":", 1)[0]
+        self.assertEqual(self.delivered("high.example"), [])
+        db = sqlite3.connect(os.path.join(self.srv.state, "quarantine.db"))
+        row = db.execute("SELECT entry, admin, sender, recipients, subject, reason, size, file FROM messages "
+                         "WHERE id = ?", (qid,)).fetchone()
+        self.assertIsNotNone(row)
+        entry, admin, sender, recipients, subject, reason, size, path = row
+        self.assertEqual((entry, admin, sender, recipients, subject),
+                         ("high.example", "digest@high.example", "alice@sender.example", "u@high.example", "a virus"))
+        self.assertEqual(reason, "virus Test.ClamExe.HDB.UNOFFICIAL")
+        with open(path, "rb") as f:
+            kept = f.read()
+        self.assertEqual(len(kept), size)
+        self.assertTrue(kept.startswith(b"Received: from "))
+        self.assertTrue(kept.endswith(original.replace(b"\n", b"\r\n")))
+        self.assertTrue(self.srv.wait_log("verdict=virus action=quarantined"), self.srv.log())
+
+    def test_discard_rejects_with_554_and_delivers_nothing(self):
+        code, text = self.send("u@discard.example", message(body=EICAR.decode() + "\n"))
+        self.assertEqual(code, 554)
+        self.assertIn("5.7.1 rejected: virus Test.EICAR.NDB", text)
+        code, text = self.send("u@discard.example", message(attachments=[("run.js", b"x", "text/plain")]))
+        self.assertEqual(code, 554)
+        self.assertIn("rejected: banned: extension .js", text)
+        self.assertEqual(self.delivered("discard.example"), [])
+        self.assertTrue(self.srv.wait_log("verdict=virus action=rejected"), self.srv.log())
+
+    def test_banned_under_medium_is_wrapped_with_the_parts_named(self):
+        original = message(attachments=[("invoice.pdf.exe", b"MZ", "application/octet-stream")])
+        self.assertEqual(self.send("u@medium.example", original)[0], 250)
+        [data] = self.delivered("medium.example")
+        m = email.message_from_bytes(self.body_of(data), policy=policy.default)
+        warning, attached = m.iter_parts()
+        text = warning.get_content()
+        self.assertIn("WARNING: banning rules detected suspect part(s)", text)
+        self.assertIn("double extension .pdf.exe (1.2 invoice.pdf.exe)", text)
+        self.assertEqual(attached.get_content().as_bytes(policy=policy.compat32).replace(b"\r\n", b"\n").rstrip(),
+                         original.rstrip())
+
+    def test_bad_header_accept_adds_an_alert_and_off_delivers_unchanged(self):
+        bad = message().replace(b"Subject: test\n", b"Subject: test\nSubject: again\n")
+        self.assertEqual(self.send("u@header.example", bad)[0], 250)
+        [data] = self.delivered("header.example")
+        self.assertIn(b"\nX-MailProxy-Alert: BAD HEADER, bad-header: duplicate header Subject", data)
+        self.assertEqual(self.body_of(data), bad)
+        # OFF: no check runs, nothing is added but Received:
+        virus = message(body=EICAR.decode() + "\n")
+        self.assertEqual(self.send("u@off.example", virus)[0], 250)
+        [data] = self.delivered("off.example")
+        self.assertNotIn(b"X-Virus-Scanned", data)
+        lines = data.split(b"\n")
+        self.assertTrue(lines[0].startswith(b"Received: from "))
+        self.assertIn(virus, data)
+        # a clean message under MEDIUM: scanned, and otherwise as sent
+        clean = message()
+        self.assertEqual(self.send("u@medium.example", clean)[0], 250)
+        [data] = self.delivered("medium.example")
+        self.assertIn(b"\nX-Virus-Scanned: ClamAV 1.4", data)
+        self.assertEqual(self.body_of(data), clean)
