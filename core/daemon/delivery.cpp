@@ -367,19 +367,6 @@ class SmtpDelivery final : public Delivery {
     std::unique_ptr<LineReader> m_in;
 };
 
-bool write_all(int fd, std::string_view data) {
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 /// A maildir (the demo and tests): the message goes to tmp/, is synced, and is renamed into new/.
 class MaildirDelivery final : public Delivery {
   public:
@@ -426,7 +413,7 @@ class MaildirDelivery final : public Delivery {
                 if (!held_cr)
                     lf += c;
             }
-            return write_all(out.get(), lf);
+            return util::write_all(out.get(), lf);
         };
         bool ok = put(received);
         std::string chunk(k_chunk, '\0');
@@ -443,7 +430,7 @@ class MaildirDelivery final : public Delivery {
             ok = put(std::string_view(chunk.data(), static_cast<std::size_t>(n)));
         }
         if (ok && held_cr)
-            ok = write_all(out.get(), "\r");
+            ok = util::write_all(out.get(), "\r");
         ok = ok && ::fsync(out.get()) == 0 && ::rename(tmp.c_str(), dest.c_str()) == 0 &&
              util::fsync_dir(dest.parent_path()).has_value();
         if (!ok)

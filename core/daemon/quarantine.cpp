@@ -17,21 +17,7 @@
 namespace mailproxy::daemon {
 namespace fs = std::filesystem;
 
-namespace {
-
-bool write_all(int fd, std::string_view s) {
-    while (!s.empty()) {
-        const auto n = ::write(fd, s.data(), s.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        s.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Expected<std::unique_ptr<Quarantine>> Quarantine::open(const fs::path& state_dir) {
     std::unique_ptr<Quarantine> q(new Quarantine());
@@ -88,7 +74,7 @@ Expected<std::string> Quarantine::store(const std::string& prefix, int fd, const
         util::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (out.get() < 0)
             return failed("cannot create " + tmp.string());
-        if (!write_all(out.get(), prefix))
+        if (!util::write_all(out.get(), prefix))
             return failed("cannot write " + tmp.string());
         char buf[65536];
         off_t offset = 0;
@@ -102,7 +88,7 @@ Expected<std::string> Quarantine::store(const std::string& prefix, int fd, const
                 break;
             offset += n;
             size += static_cast<std::size_t>(n);
-            if (!write_all(out.get(), std::string_view(buf, static_cast<std::size_t>(n))))
+            if (!util::write_all(out.get(), std::string_view(buf, static_cast<std::size_t>(n))))
                 return failed("cannot write " + tmp.string());
         }
         if (::fsync(out.get()) != 0)

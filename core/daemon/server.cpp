@@ -542,16 +542,8 @@ awaitable<void> Session::data() {
     std::string out;
     bool write_failed = m_spool < 0;
     const auto write_out = [&] {
-        std::size_t done = 0;
-        while (!write_failed && done < out.size()) {
-            const auto n = ::write(m_spool, out.data() + done, out.size() - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                write_failed = true;
-            else
-                done += static_cast<std::size_t>(n);
-        }
+        if (!write_failed && !util::write_all(m_spool, out))
+            write_failed = true;
         out.clear();
     };
     for (;;) {

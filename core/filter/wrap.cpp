@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/filter/headers.hpp"
+#include "core/util/file.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::filter {
@@ -18,18 +19,6 @@ namespace {
 
 constexpr std::array k_copied{"from",       "to",       "cc",          "date",      "subject",
                               "message-id", "reply-to", "in-reply-to", "references"};
-
-bool write_all(int fd, std::string_view s) {
-    while (!s.empty()) {
-        const auto n = ::write(fd, s.data(), s.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        s.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
 
 /// The header fields of the section whose names are in k_copied, with their folded lines, CR LF ended.
 std::string copied_fields(std::string_view section) {
@@ -116,7 +105,7 @@ Expected<void> write_wrapped(int original, int out, const std::vector<std::strin
         "message\r\n"
         "Content-Disposition: attachment; filename=message\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
         boundary);
-    if (!write_all(out, text))
+    if (!util::write_all(out, text))
         return fail(ErrorCode::io,
                     fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
     char buf[65536];
@@ -132,12 +121,12 @@ Expected<void> write_wrapped(int original, int out, const std::vector<std::strin
             break;
         offset += n;
         ends_in_newline = buf[n - 1] == '\n';
-        if (!write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
+        if (!util::write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
             return fail(ErrorCode::io,
                         fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
     }
     const auto end = fmt::format("{}--{}--\r\n", ends_in_newline ? "" : "\r\n", boundary);
-    if (!write_all(out, end))
+    if (!util::write_all(out, end))
         return fail(ErrorCode::io,
                     fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
     return {};

@@ -18,6 +18,18 @@ Fd::~Fd() {
         ::close(m_fd);
 }
 
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const auto n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
 Expected<FileMode> mode_of(const fs::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)

@@ -24,6 +24,9 @@ class Fd {
     int m_fd;
 };
 
+/// Writes all of `data` to `fd` (again after EINTR and short writes); false with errno set otherwise.
+bool write_all(int fd, std::string_view data);
+
 /// Mode and owner for a new file.
 struct FileMode {
     mode_t mode = 0644;
