@@ -55,6 +55,7 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         policy = entry::preset(*entry::parse_protection(a.protection));
     }
     auto options = policy ? filter::options_for(*policy) : filter::ScanOptions{};
+    options.mbox_from_line = true;  // saved messages often start with mbox's "From " line
     std::shared_ptr<const filter::ClamavEngine> engine;
     if (options.virus) {
         auto loaded = filter::ClamavEngine::load(a.clamav_db, {});

@@ -99,9 +99,29 @@ std::string banned_name_rule(std::string_view raw) {
     return "";
 }
 
+bool may_have_short_type(std::string_view d) {
+    const auto at = [&](std::size_t off, std::string_view sig) {
+        return off <= d.size() && d.substr(off, sig.size()) == sig;
+    };
+    using namespace std::string_view_literals;
+    return at(0, "MZ") ||
+           at(0,
+              "\x7f"
+              "ELF") ||
+           at(0, "PK\x03\x04"sv) || at(0, "PK\x05\x06"sv) || at(0, "PK\x07\x08"sv) ||
+           at(0, "7z\xbc\xaf\x27\x1c") || at(0, "Rar!") || at(0, "MSCF") || at(2, "-lh") || at(2, "-lz") ||
+           at(257, "ustar") || at(0, "\x1f\x8b") || at(0, "BZh") ||
+           at(0,
+              "\xfd"
+              "7zXZ") ||
+           at(0, "\x60\xea") || at(0, "0707") || at(0, "\xc7\x71") || at(0, "\x71\xc7");
+}
+
 std::vector<std::string> short_types(std::string_view data) {
+    if (!may_have_short_type(data))
+        return {};
     auto m = thread_magic();
-    if (m == nullptr || data.empty())
+    if (m == nullptr)
         return {};
     const char* d = magic_buffer(m, data.data(), std::min<std::size_t>(data.size(), 1u << 20));
     if (d == nullptr)

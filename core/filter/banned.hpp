@@ -45,6 +45,10 @@ class BannedCheck {
 /// The banned-name rules alone: the rule a file name breaks, or "".
 std::string banned_name_rule(std::string_view name);
 
+/// Whether `data` starts like an executable, an archive or a compressed file: the only bytes that
+/// short_types() names (libmagic is asked only then: it costs more than all the other checks together).
+bool may_have_short_type(std::string_view data);
+
 /// The short types libmagic gives `data` (amavisd-new's names): {"exe", "exe-ms"}, {"exe", "dll"},
 /// {"zip"}, {"exe-unix"}, ...; empty when none applies. Thread-safe (one libmagic handle per thread).
 std::vector<std::string> short_types(std::string_view data);

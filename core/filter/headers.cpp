@@ -54,7 +54,7 @@ std::string_view header_section(std::string_view message) {
     return message;
 }
 
-std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime) {
+std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime, bool mbox_from_line) {
     std::vector<Finding> out;
     const auto add = [&](std::string what, std::string where) {
         if (out.size() < 50)  // a hostile header section may break every rule on every line
@@ -64,6 +64,10 @@ std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mim
     std::string field;                // the field the current line belongs to
     std::size_t pos = 0;
     int number = 0;
+    if (mbox_from_line && section.starts_with("From ")) {
+        pos = std::min(section.size(), section.find('\n') + 1);  // npos + 1 == 0: a lone line stays
+        number = pos > 0 ? 1 : 0;
+    }
     while (pos < section.size()) {
         auto nl = section.find('\n', pos);
         if (nl == std::string_view::npos)

@@ -16,6 +16,9 @@ std::string_view header_section(std::string_view message);
 /// missing Date or From, a second Date, From, Subject, ... (amavisd-new's single-use list); and the MIME
 /// errors the parser reported (`mime`), an ambiguous structure such as a duplicated boundary parameter
 /// (CVE-2024-28054) among them. Each finding names the header and the line.
-std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime);
+/// With `mbox_from_line`, a first line "From sender date" (an mbox separator, as saved files have) is
+/// skipped.
+std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime,
+                                   bool mbox_from_line = false);
 
 }  // namespace mailproxy::filter

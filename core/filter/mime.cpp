@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <gmime/gmime.h>
 
+#include "core/filter/banned.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::filter {
@@ -167,6 +168,13 @@ class Walker {
             const auto n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
             if (n <= 0)
                 break;
+            if (part.data.empty() && m_limits.typed_only &&
+                !may_have_short_type(std::string_view(buf, static_cast<std::size_t>(n)))) {
+                // not a format any check looks into: its start is all that is kept
+                part.data.assign(buf, static_cast<std::size_t>(n));
+                part.data_cut = true;
+                break;
+            }
             const auto room = m_limits.max_part_bytes - part.data.size();
             if (static_cast<std::size_t>(n) > room) {
                 part.data.append(buf, room);

@@ -12,6 +12,9 @@ struct MimeLimits {
     std::size_t max_parts = 2000;            ///< parts visited; more: the walk stops, `incomplete`
     std::size_t max_depth = 30;              ///< nesting of multiparts and messages; deeper: `incomplete`
     std::size_t max_part_bytes = 32u << 20;  ///< decoded bytes kept of one part
+    /// Keep the whole body only of parts whose start looks like an executable or an archive (the banned
+    /// check's formats), the first 16 KiB of others: decoding every text and image whole costs time.
+    bool typed_only = true;
 };
 
 /// One node of the MIME tree, as the walk visits it.

@@ -49,16 +49,19 @@ ScanResult scan_message(int fd, const ScanOptions& options, const ClamavEngine* 
                           fmt::format("not all parts were checked ({})", walk.incomplete_why), "message"});
     r.findings.insert(r.findings.end(), banned.begin(), banned.end());
     if (options.header) {
-        std::string head(options.max_header_bytes, '\0');
-        std::size_t got = 0;
-        while (got < head.size()) {
-            const auto n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+        // the header section: read in steps until its end shows (most are a few KiB), at most the bound
+        std::string head;
+        char buf[16384];
+        while (head.size() < options.max_header_bytes) {
+            const auto n = ::pread(fd, buf, std::min(sizeof buf, options.max_header_bytes - head.size()),
+                                   static_cast<off_t>(head.size()));
             if (n <= 0)
                 break;
-            got += static_cast<std::size_t>(n);
+            head.append(buf, static_cast<std::size_t>(n));
+            if (header_section(head).size() < head.size())
+                break;
         }
-        head.resize(got);
-        auto found = check_headers(header_section(head), walk);
+        auto found = check_headers(header_section(head), walk, options.mbox_from_line);
         r.findings.insert(r.findings.end(), found.begin(), found.end());
     }
     return r;

@@ -20,6 +20,7 @@ struct ScanOptions {
     MimeLimits mime;
     ArchiveLimits archive;
     std::size_t max_header_bytes = 1u << 20;  ///< of the header section read for the header checks
+    bool mbox_from_line = false;  ///< a first line "From ..." is an mbox separator, not a header (files)
 };
 
 /// The options an entry's policy gives: the checks whose mode is not DISABLED.

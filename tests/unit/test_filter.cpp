@@ -27,6 +27,8 @@ TEST_SUITE("filter") {
         CHECK(short_types(std::string("PK\x03\x04", 4) + std::string(100, '\0')) ==
               std::vector<std::string>{"zip"});
         CHECK(short_types("").empty());
+        CHECK(short_types("BZ").empty());  // shorter than the signatures looked for at offsets 2 and 257
+        CHECK(short_types(std::string(300, 'x')).empty());
     }
 
     TEST_CASE("the header section ends at the first empty line, LF or CR LF") {
