@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -105,6 +106,7 @@ struct Server::Impl {
     ConnectionPool pool;                   // idle sessions to targets
     std::thread reloader;                  // SIGHUP's reading and checking, off the event loop
     bool reloading = false;
+    bool cut_off = false;  // a second SIGTERM/SIGINT stopped the loop with sessions in flight
     std::shared_ptr<const filter::ClamavEngine> engine;  // loaded before `ready`
     std::unique_ptr<Quarantine> quarantine;
     asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
@@ -801,6 +803,7 @@ void Server::Impl::wait_signal() {
                 return;  // nothing in flight: the loop ends
         } else {
             log.warning("stopping", {{"note", "a second signal: transactions in flight are cut off"}});
+            cut_off = true;
             io.stop();
             return;
         }
@@ -917,6 +920,13 @@ void Server::run() {
         asio::co_spawn(m->io, m->accept(*a), asio::detached);
     m->wait_signal();
     m->io.run();
+    if (m->cut_off) {
+        // sessions are still suspended in the loop, scans may run on the pool: nothing of them is
+        // unwound (their clients never got a 250; the spool files have no names and go with the process)
+        m->log.info("stopped", {{"note", "cut off"}});
+        std::fflush(nullptr);
+        ::_exit(0);
+    }
     if (m->reloader.joinable())
         m->reloader.join();
     m->log.info("stopped");

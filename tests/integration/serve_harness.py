@@ -124,6 +124,13 @@ class Serve:
             time.sleep(0.05)
         return False
 
+    def wait_count(self, text, n, timeout=10):
+        """Waits until `text` is in the log n times (the log is read by a thread); the count."""
+        deadline = time.time() + timeout
+        while self.log().count(text) < n and time.time() < deadline:
+            time.sleep(0.05)
+        return self.log().count(text)
+
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -551,6 +551,24 @@ class ServeTest(MailproxyTest):
                         os.path.join(self.tmp, "state"), expect=1)
         self.assertIn("another mailproxy serve uses the state directory", r.err)
 
+    def test_a_second_sigterm_cuts_off_a_transaction_in_flight(self):
+        stalling = self.sink("-w", "30")  # waits 30 s before answering DATA
+        self.entry("example.com", stalling.target())
+        srv = self.serve("--target-timeout", "60")
+        c = Client(srv.port).start()
+        c.send(MESSAGE + b".\r\n")
+        time.sleep(0.5)  # serve now waits for the target's 354
+        srv.send_signal(signal.SIGTERM)
+        self.assertTrue(srv.wait_log("event=stopping"), srv.log())
+        started = time.time()
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(timeout=10), 0)
+        self.assertLess(time.time() - started, 5)
+        self.assertTrue(srv.wait_log('event=stopped note="cut off"'), srv.log())
+        self.assertEqual(c.reply()[0], None)  # closed, never a 250
+        c.close()
+        self.assertEqual(stalling.messages(), [])
+
     def test_sigterm_stops_a_transaction_that_waits_for_its_next_command(self):
         self.entry("example.com", self.sink().target())
         srv = self.serve("--command-timeout", "60")
@@ -632,6 +650,7 @@ class ServeTest(MailproxyTest):
         r = self.swaks(srv.port, "bob@example.com", data=MESSAGE)
         self.assertEqual(r.returncode, 0, r.stdout + srv.log())
         self.assertEqual(len(sink.messages(wait=5)), 3)
+        self.assertEqual(srv.wait_count("event=message ", 3), 3, srv.log())
         self.assertEqual(srv.log().count("target_session=new"), 2, srv.log())
 
     def test_total_connection_limit_and_syslog(self):
@@ -691,6 +710,7 @@ class ServeTest(MailproxyTest):
         srv = self.serve()
         for _ in range(3):
             self.assertEqual(self.swaks(srv.port, "bob@example.com", data=MESSAGE).returncode, 0)
+        self.assertEqual(srv.wait_count("event=message ", 3), 3, srv.log())
         self.assertEqual(srv.log().count("target_session=reused"), 2, srv.log())
         c = Client(srv.port).greet()
         for _ in range(2):  # a new session to the target, then the same one again from the pool

@@ -93,7 +93,8 @@ class ServeFilterTest(MailproxyTest):
             [part] = [p for p in inner.iter_attachments()]
             self.assertEqual(part.get_content(), sample, name)
             self.assertEqual(m["Subject"], name)  # the new message keeps the original's Subject
-        self.assertEqual(self.srv.log().count("verdict=virus action=delivered-wrapped"), len(samples), self.srv.log())
+        self.assertEqual(self.srv.wait_count("verdict=virus action=delivered-wrapped", len(samples)), len(samples),
+                         self.srv.log())
 
     def test_high_quarantines_with_file_and_index_row(self):
         original = message(subject="a virus", attachments=[("clam.exe", clam_exe(), "application/octet-stream")])
