@@ -103,8 +103,10 @@ class SmtpDelivery final : public Delivery {
                 const auto n = ::pread(spool, chunk, sizeof chunk, offset);
                 if (n < 0 && errno == EINTR)
                     continue;
-                if (n < 0)
+                if (n < 0) {
+                    m_broken = true;  // the target is inside DATA: only closing ends it without a message
                     co_return temp_failure("4.3.0", "the spooled message cannot be read");
+                }
                 if (n == 0)
                     break;
                 offset += n;
@@ -246,7 +248,8 @@ class SmtpDelivery final : public Delivery {
             commands.insert(commands.begin(), std::string("RSET\r\n"));
             try {
                 replies = co_await exchange(commands);
-                reconnect = replies.front().code == 421;
+                // 421, or any refusal of RSET: that session is in no known state, a new one is
+                reconnect = replies.empty() || replies.front().code != 250;
             } catch (const std::exception&) {
                 reconnect = true;  // closed by the target while idle
             }
@@ -258,17 +261,20 @@ class SmtpDelivery final : public Delivery {
                 if (auto failed = co_await open_session())
                     co_return *failed;
             } else {
-                expect(std::move(replies.front()), {250});  // RSET: anything else is out of step
-                replies.erase(replies.begin());
+                replies.erase(replies.begin());  // RSET's 250
             }
             commands.erase(commands.begin());
         }
         if (!m_reused)
             replies = co_await exchange(commands);
+        if (replies.empty())
+            throw std::runtime_error("no reply to MAIL FROM");
         auto mail = expect(std::move(replies.front()), {250});
         if (mail.code != 250 || !to)
             co_return mail;
-        co_return expect(std::move(replies.at(1)), {250, 251});
+        if (replies.size() < 2)
+            throw std::runtime_error("no reply to RCPT TO");
+        co_return expect(std::move(replies[1]), {250, 251});
     }
 
     static bool has(const Reply& ehlo, std::string_view keyword) {

@@ -28,6 +28,9 @@ Expected<std::unique_ptr<Quarantine>> Quarantine::open(const fs::path& state_dir
         return fail(ErrorCode::io, fmt::format("cannot create {}: {}", q->m_dir.string(), ec.message()));
     ::chmod(q->m_dir.c_str(), 0700);
     const auto db = state_dir / "quarantine.db";
+    // made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode
+    if (const int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0)
+        ::close(fd);
     if (sqlite3_open_v2(db.c_str(), &q->m_db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK) {

@@ -853,10 +853,7 @@ Expected<std::vector<std::string>> Server::start() {
     m->engine = *engine;
     m->log.info("virus_scanner", {{"engine", filter::ClamavEngine::version()},
                                   {"signatures", std::to_string(m->engine->signatures())}});
-    auto quarantine = Quarantine::open(c.state_dir);
-    if (!quarantine)
-        return tl::make_unexpected(quarantine.error());
-    m->quarantine = std::move(*quarantine);
+
     if (!c.tls_cert.empty()) {
         m->tls_server = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
         asio::error_code tec;
@@ -912,6 +909,11 @@ Expected<std::vector<std::string>> Server::start() {
         }
         m->log.info("privileges", {{"user", c.user}});
     }
+    // after the privilege drop: its files belong to the user serve runs as
+    auto quarantine = Quarantine::open(c.state_dir);
+    if (!quarantine)
+        return tl::make_unexpected(quarantine.error());
+    m->quarantine = std::move(*quarantine);
     return bound;
 }
 

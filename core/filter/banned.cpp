@@ -186,11 +186,11 @@ void BannedCheck::check_content(std::string_view data, const std::string& where,
         }
     }
     if (!types.empty() && in(k_archive_types, types.front()))
-        check_archive(data, where, depth + 1, out);
+        check_archive(data, types.front(), where, depth + 1, out);
 }
 
-void BannedCheck::check_archive(std::string_view data, const std::string& where, std::size_t depth,
-                                std::vector<Finding>& out) {
+void BannedCheck::check_archive(std::string_view data, const std::string& type, const std::string& where,
+                                std::size_t depth, std::vector<Finding>& out) {
     const auto exceeded = [&](std::string_view what) {
         if (!m_exceeded)
             out.push_back({Category::banned, fmt::format("archive not fully checked ({})", what), where});
@@ -201,11 +201,19 @@ void BannedCheck::check_archive(std::string_view data, const std::string& where,
     std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
     archive_read_support_format_all(a.get());
     archive_read_support_filter_all(a.get());
+    if (type == "gz" || type == "bz2" || type == "xz")
+        archive_read_support_format_raw(
+            a.get());  // one compressed file, not a tar: its content is the member
     if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
-        return;  // not an archive libarchive reads: its bytes were looked at as they are
+        return exceeded("it cannot be read");  // libmagic called it an archive, libarchive cannot list it
     struct archive_entry* entry = nullptr;
     std::string member;
-    while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) {
+    for (;;) {
+        const int rc = archive_read_next_header(a.get(), &entry);
+        if (rc == ARCHIVE_EOF)
+            break;
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)  // WARN: a name not convertible, say; go on
+            return exceeded("it is damaged or encrypted");
         if (++m_entries > m_limits.max_entries)
             return exceeded("too many members");
         const char* p = archive_entry_pathname(entry);

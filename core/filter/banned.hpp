@@ -33,8 +33,8 @@ class BannedCheck {
     void check_name(const std::string& name, const std::string& where, std::vector<Finding>& out);
     void check_content(std::string_view data, const std::string& where, std::size_t depth,
                        std::vector<Finding>& out);
-    void check_archive(std::string_view data, const std::string& where, std::size_t depth,
-                       std::vector<Finding>& out);
+    void check_archive(std::string_view data, const std::string& type, const std::string& where,
+                       std::size_t depth, std::vector<Finding>& out);
 
     ArchiveLimits m_limits;
     std::size_t m_entries = 0;   // archive members seen in this message

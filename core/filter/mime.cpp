@@ -164,16 +164,17 @@ class Walker {
                 g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
         }
         char buf[16384];
+        constexpr std::size_t k_typed_decision = 8192;  // decoded bytes looked at before deciding
+        bool decided = !m_limits.typed_only;
         for (;;) {
             const auto n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
-            if (n <= 0)
+            if (n < 0)
                 break;
-            if (part.data.empty() && m_limits.typed_only &&
-                !may_have_short_type(std::string_view(buf, static_cast<std::size_t>(n)))) {
-                // not a format any check looks into: its start is all that is kept
-                part.data.assign(buf, static_cast<std::size_t>(n));
-                part.data_cut = true;
-                break;
+            if (n == 0) {
+                // a block that decodes to nothing (base64 full of ignored characters) is not the end
+                if (g_mime_stream_eos(filtered.get()))
+                    break;
+                continue;
             }
             const auto room = m_limits.max_part_bytes - part.data.size();
             if (static_cast<std::size_t>(n) > room) {
@@ -182,6 +183,14 @@ class Walker {
                 break;
             }
             part.data.append(buf, static_cast<std::size_t>(n));
+            if (!decided && part.data.size() >= k_typed_decision) {
+                decided = true;
+                if (!may_have_short_type(part.data)) {
+                    // not a format any check looks into: its start is all that is kept
+                    part.data_cut = true;
+                    break;
+                }
+            }
         }
     }
 

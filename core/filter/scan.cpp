@@ -111,6 +111,12 @@ Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure
                 v.action = category == Category::bad_header ? Action::deliver_alert : Action::deliver_wrapped;
                 break;
         }
+        // a message that would be delivered may still hold the virus the failed scan did not see
+        if (v.action != Action::quarantine && v.action != Action::discard && !r.scanner_error.empty() &&
+            p.virus != entry::PolicyMode::disabled && !pass_on_failure) {
+            v.action = Action::tempfail;
+            v.reason = "virus scanner failed: " + r.scanner_error;
+        }
         return v;
     }
     Verdict v;

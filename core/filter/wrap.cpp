@@ -90,7 +90,7 @@ Expected<void> write_wrapped(int original, int out, const std::vector<std::strin
     head.resize(static_cast<std::size_t>(got));
     thread_local std::mt19937_64 rng{std::random_device{}()};
     // 128 random bits: a boundary the original does not contain
-    const auto boundary = fmt::format("=_mailproxy_{:016x}{:016x}_{}", rng(), rng(), std::string(40, '='));
+    const auto boundary = fmt::format("=_mailproxy_{:016x}{:016x}", rng(), rng());  // 44 of RFC 2046's 70
     std::string text = copied_fields(header_section(head));
     text += "MIME-Version: 1.0\r\n";
     text += fmt::format("Content-Type: multipart/mixed;\r\n boundary=\"{}\"\r\n", boundary);

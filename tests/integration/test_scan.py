@@ -1,5 +1,6 @@
 """`mailproxy scan`: libclamav with signatures made at run time (every sample of clamav-testfiles), banned
 files through the MIME tree and archives, the header checks, the actions per level, output and exit codes."""
+import gzip
 import json
 import os
 import resource
@@ -87,6 +88,7 @@ class ScanTest(MailproxyTest):
             "scr": [("screen.scr", b"x", "application/octet-stream")],
             "renamed exe": [("notes.txt", exe, "text/plain")],
             "exe in zip in a forwarded message": [("fwd.eml", forwarded, "message/rfc822")],
+            "exe in a gzip file": [("invoice.gz", gzip.compress(exe), "application/gzip")],
         }
         expect_what = {
             "double extension": "double extension .pdf.exe",
@@ -95,6 +97,7 @@ class ScanTest(MailproxyTest):
             "scr": "extension .scr",
             "renamed exe": "content type exe-ms",
             "exe in zip in a forwarded message": "content type exe-ms",
+            "exe in a gzip file": "content type exe-ms",
         }
         for label, attachments in cases.items():
             path = self.file("b.eml", message(attachments=attachments))
@@ -104,7 +107,7 @@ class ScanTest(MailproxyTest):
             [result] = r.json()
             banned = [f for f in result["findings"] if f["category"] == "banned"]
             self.assertTrue(any(f["what"] == expect_what[label] for f in banned), (label, result))
-            if label != "renamed exe" and label != "exe in zip in a forwarded message":
+            if label not in ("renamed exe", "exe in zip in a forwarded message", "exe in a gzip file"):
                 self.assertEqual(result["verdict"], "banned", (label, result))
         # the nested finding names its place: forwarded message, zip, member
         path = self.file("n.eml", message(attachments=cases["exe in zip in a forwarded message"]))
@@ -124,7 +127,8 @@ class ScanTest(MailproxyTest):
         attachments = [("paper.pdf", MINIMAL_PDF, "application/pdf"),
                        ("letter.docx", docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
                        ("pixel.png", PNG_1X1, "image/png"),
-                       ("papers.zip", zip_of(("a.pdf", MINIMAL_PDF), ("b.pdf", MINIMAL_PDF)), "application/zip")]
+                       ("papers.zip", zip_of(("a.pdf", MINIMAL_PDF), ("b.pdf", MINIMAL_PDF)), "application/zip"),
+                       ("log.gz", gzip.compress(b"a log line\n" * 100), "application/gzip")]
         path = self.file("clean.eml", message(attachments=attachments))
         r = self.scan("--json", path, expect=0)
         [result] = r.json()
