@@ -40,6 +40,27 @@ bool field_name_ok(std::string_view n) {
 
 }  // namespace
 
+bool HeaderLines::next(std::string_view& line, bool& continuation) {
+    if (pos_ >= section_.size())
+        return false;
+    auto nl = section_.find('\n', pos_);
+    if (nl == std::string_view::npos)
+        nl = section_.size();
+    line = section_.substr(pos_, nl - pos_);
+    pos_ = nl + 1;
+    if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+    continuation = !line.empty() && (line.front() == ' ' || line.front() == '\t');
+    return true;
+}
+
+std::optional<std::string_view> HeaderLines::name_of(std::string_view line) {
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+        return std::nullopt;
+    return util::trim(line.substr(0, colon));
+}
+
 std::string_view header_section(std::string_view message) {
     std::size_t pos = 0;
     while (pos < message.size()) {
@@ -62,27 +83,21 @@ std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mim
     };
     std::map<std::string, int> seen;  // single-use fields: the line of the first
     std::string field;                // the field the current line belongs to
-    std::size_t pos = 0;
+    std::size_t start = 0;
     int number = 0;
     if (mbox_from_line && section.starts_with("From ")) {
-        pos = std::min(section.size(), section.find('\n') + 1);  // npos + 1 == 0: a lone line stays
-        number = pos > 0 ? 1 : 0;
+        start = std::min(section.size(), section.find('\n') + 1);  // npos + 1 == 0: a lone line stays
+        number = start > 0 ? 1 : 0;
     }
-    while (pos < section.size()) {
-        auto nl = section.find('\n', pos);
-        if (nl == std::string_view::npos)
-            nl = section.size();
-        auto line = section.substr(pos, nl - pos);
-        pos = nl + 1;
+    HeaderLines lines(section, start);
+    std::string_view line;
+    bool continuation = false;
+    while (lines.next(line, continuation)) {
         ++number;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        const bool continuation = !line.empty() && (line.front() == ' ' || line.front() == '\t');
         if (!continuation) {
-            const auto colon = line.find(':');
-            field = colon == std::string_view::npos ? "" : std::string(util::trim(line.substr(0, colon)));
-            if (colon == std::string_view::npos || !field_name_ok(line.substr(0, colon)) ||
-                line.starts_with("--")) {
+            const auto name = HeaderLines::name_of(line);
+            field = name ? std::string(*name) : "";
+            if (!name || !field_name_ok(line.substr(0, line.find(':'))) || line.starts_with("--")) {
                 add("header syntax error (not name: value)", fmt::format("line {}", number));
                 field.clear();
             } else {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -7,6 +8,21 @@
 #include "core/filter/mime.hpp"
 
 namespace mailproxy::filter {
+
+/// The lines of a header section, one at a time, without their LF or CR LF.
+class HeaderLines {
+  public:
+    explicit HeaderLines(std::string_view section, std::size_t start = 0) : section_(section), pos_(start) {}
+    /// The next line; false at the end. `continuation`: it starts with a space or a tab (a folded line).
+    bool next(std::string_view& line, bool& continuation);
+    /// The field name of a line that is not a continuation: the text before its colon, trimmed;
+    /// nullopt without a colon.
+    static std::optional<std::string_view> name_of(std::string_view line);
+
+  private:
+    std::string_view section_;
+    std::size_t pos_;
+};
 
 /// The header section of a message: the bytes before the first empty line (LF or CR LF line ends).
 std::string_view header_section(std::string_view message);

@@ -21,32 +21,30 @@ constexpr std::array k_copied{"from",       "to",       "cc",          "date",  
                               "message-id", "reply-to", "in-reply-to", "references"};
 
 /// The header fields of the section whose names are in k_copied, with their folded lines, CR LF ended.
+/// A line no mail server would take (over 998 characters, a NUL or a bare CR) drops its field.
 std::string copied_fields(std::string_view section) {
     std::string out;
+    std::string field;  // the current field's lines while it is copied
     bool copying = false;
-    std::size_t pos = 0;
-    while (pos < section.size()) {
-        auto nl = section.find('\n', pos);
-        if (nl == std::string_view::npos)
-            nl = section.size();
-        auto line = section.substr(pos, nl - pos);
-        pos = nl + 1;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+    HeaderLines lines(section);
+    std::string_view line;
+    bool continuation = false;
+    while (lines.next(line, continuation)) {
+        if (!continuation) {
             if (copying)
-                out.append(line).append("\r\n");
-            continue;
+                out += field;
+            field.clear();
+            const auto name = HeaderLines::name_of(line);
+            copying =
+                name && std::find(k_copied.begin(), k_copied.end(), util::to_lower(*name)) != k_copied.end();
         }
-        const auto colon = line.find(':');
-        const auto name =
-            util::to_lower(util::trim(line.substr(0, colon == std::string_view::npos ? 0 : colon)));
-        copying = colon != std::string_view::npos &&
-                  std::find(k_copied.begin(), k_copied.end(), name) != k_copied.end() && line.size() <= 998 &&
-                  line.find('\r') == std::string_view::npos && line.find('\0') == std::string_view::npos;
+        copying = copying && line.size() <= 998 && line.find('\r') == std::string_view::npos &&
+                  line.find('\0') == std::string_view::npos;
         if (copying)
-            out.append(line).append("\r\n");
+            field.append(line).append("\r\n");
     }
+    if (copying)
+        out += field;
     return out;
 }
 
@@ -55,27 +53,21 @@ std::string copied_fields(std::string_view section) {
 std::string header_value(std::string_view section, std::string_view name) {
     std::string value;
     bool in_field = false;
-    std::size_t pos = 0;
-    while (pos < section.size()) {
-        auto nl = section.find('\n', pos);
-        if (nl == std::string_view::npos)
-            nl = section.size();
-        auto line = section.substr(pos, nl - pos);
-        pos = nl + 1;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
-        if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+    HeaderLines lines(section);
+    std::string_view line;
+    bool continuation = false;
+    while (lines.next(line, continuation)) {
+        if (continuation) {
             if (in_field)
                 value += " " + std::string(util::trim(line));
             continue;
         }
         if (in_field)
             break;
-        const auto colon = line.find(':');
-        if (colon != std::string_view::npos &&
-            util::to_lower(util::trim(line.substr(0, colon))) == util::to_lower(name)) {
+        const auto field = HeaderLines::name_of(line);
+        if (field && util::to_lower(*field) == util::to_lower(name)) {
             in_field = true;
-            value = std::string(util::trim(line.substr(colon + 1)));
+            value = std::string(util::trim(line.substr(line.find(':') + 1)));
         }
     }
     return value.substr(0, 200);

@@ -2,8 +2,15 @@
 
 #include "core/filter/banned.hpp"
 #include "core/filter/headers.hpp"
+#include "core/filter/wrap.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <string>
 
 using namespace mailproxy::filter;
+using namespace std::string_literals;
 
 TEST_SUITE("filter") {
     TEST_CASE("banned names: double extensions, banned extensions, and names that pass") {
@@ -53,5 +60,47 @@ TEST_SUITE("filter") {
         const auto folded = check_headers("From: a@b.example\nDate: today\nSubject: x\n \t\n", none);
         REQUIRE(folded.size() == 1);
         CHECK(folded[0].where == "Subject, line 4");
+    }
+
+    TEST_CASE("header lines: line ends, folding, field names") {
+        HeaderLines lines("A: 1\r\n  more\nB:2\nno colon");
+        std::string_view line;
+        bool cont = false;
+        REQUIRE(lines.next(line, cont));
+        CHECK(line == "A: 1");
+        CHECK(!cont);
+        REQUIRE(lines.next(line, cont));
+        CHECK(line == "  more");
+        CHECK(cont);
+        REQUIRE(lines.next(line, cont));
+        CHECK(HeaderLines::name_of(line) == "B");
+        REQUIRE(lines.next(line, cont));
+        CHECK(!HeaderLines::name_of(line));
+        CHECK(!lines.next(line, cont));
+        CHECK(header_value("Subject: one\r\n two\r\nTo: x\r\n", "SUBJECT") == "one two");
+        CHECK(header_value("To: x\r\n", "Subject").empty());
+    }
+
+    TEST_CASE("the wrapped message copies whole fields, and drops a field with a NUL") {
+        const std::string original =
+            "From: a@b.example\r\nSubject: one\r\n two\r\nTo: x@y.example\r\n \0bad\r\n"
+            "X-Other: z\r\n\r\nbody\r\n"s;  // with its NUL
+        const int in = ::memfd_create("in", 0);
+        const int out = ::memfd_create("out", 0);
+        REQUIRE(in >= 0);
+        REQUIRE(out >= 0);
+        REQUIRE(::write(in, original.data(), original.size()) == static_cast<ssize_t>(original.size()));
+        REQUIRE(write_wrapped(in, out, {"WARNING: contains virus Test"}));
+        std::string text(65536, '\0');
+        const auto n = ::pread(out, text.data(), text.size(), 0);
+        REQUIRE(n > 0);
+        text.resize(static_cast<std::size_t>(n));
+        const auto head = std::string(header_section(text));
+        CHECK(head.starts_with("From: a@b.example\r\nSubject: one\r\n two\r\nMIME-Version: 1.0\r\n"));
+        CHECK(head.find("To:") == std::string::npos);      // its folded line has a NUL
+        CHECK(head.find("X-Other") == std::string::npos);  // not a copied field
+        CHECK(text.find(original) != std::string::npos);   // the original, whole
+        ::close(in);
+        ::close(out);
     }
 }
