@@ -11,6 +11,7 @@
 #include "cli/app.hpp"
 #include "cli/choices.hpp"
 #include "cli/output.hpp"
+#include "cli/scanner_options.hpp"
 #include "core/entry/presets.hpp"
 #include "core/entry/validate.hpp"
 #include "core/filter/scan.hpp"
@@ -27,8 +28,7 @@ struct ScanArgs {
     std::vector<std::string> files;
     std::string entry;
     std::string protection;
-    std::string clamav_db;
-    std::string scanner_failure = "tempfail";
+    ScannerArgs scanner;
 };
 
 int run_scan(const Globals& g, const ScanArgs& a) {
@@ -56,14 +56,14 @@ int run_scan(const Globals& g, const ScanArgs& a) {
     }
     auto options = policy ? filter::options_for(*policy) : filter::ScanOptions{};
     options.mbox_from_line = true;  // saved messages often start with mbox's "From " line
-    std::shared_ptr<const filter::ClamavEngine> engine;
+    std::shared_ptr<const filter::VirusScanner> scanner;
     if (options.virus) {
-        auto loaded = filter::ClamavEngine::load(a.clamav_db, {});
-        if (!loaded) {
-            print_error(loaded.error().message);
-            return exit_code_for(loaded.error().code);
+        auto opened = filter::open_scanner(a.scanner.choice);
+        if (!opened) {
+            print_error(opened.error().message);
+            return exit_code_for(opened.error().code);
         }
-        engine = *loaded;
+        scanner = *opened;
     }
     int worst = k_exit_ok;
     const auto rank = [](int code) {
@@ -91,11 +91,11 @@ int run_scan(const Globals& g, const ScanArgs& a) {
                 worst = k_exit_failed;
             continue;
         }
-        const auto r = filter::scan_message(fd.get(), options, engine.get());
+        const auto r = filter::scan_message(fd.get(), options, scanner.get());
         // without an entry every category counts, as if each were acted on
         entry::Policy all;
         all.virus = all.banned_files = all.header = entry::PolicyMode::quarantine;
-        const auto v = filter::decide(r, policy.value_or(all), a.scanner_failure == "pass");
+        const auto v = filter::decide(r, policy.value_or(all), a.scanner.scanner_failure == "pass");
         std::string verdict = v.category ? std::string(filter::to_string(*v.category)) : "clean";
         int code = k_exit_ok;
         if (v.category == filter::Category::virus)
@@ -156,14 +156,7 @@ void register_scan(Cli& cli) {
                                    {"HIGH", "MEDIUM", "LOW", "OFF"})
                           ->type_name("LEVEL");
     entry_opt->excludes(level_opt);
-    cmd->add_option("--clamav-db", a->clamav_db,
-                    "Virus signatures: a file or directory (default: the system's, /var/lib/clamav)")
-        ->type_name("PATH");
-    with_choices(cmd->add_option("--scanner-failure", a->scanner_failure,
-                                 "When the virus scanner fails: the action tempfail, or pass unscanned"),
-                 {"tempfail", "pass"})
-        ->type_name("MODE")
-        ->capture_default_str();
+    add_scanner_options(cmd, a->scanner);
     const Globals& g = cli.globals;
     cmd->callback([&cli, &g, a] { cli.run = [&g, a] { return run_scan(g, *a); }; });
 }

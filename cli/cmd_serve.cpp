@@ -8,6 +8,7 @@
 #include "cli/app.hpp"
 #include "cli/choices.hpp"
 #include "cli/output.hpp"
+#include "cli/scanner_options.hpp"
 #include "core/daemon/config.hpp"
 #include "core/daemon/entries.hpp"
 #include "core/daemon/server.hpp"
@@ -34,8 +35,7 @@ struct ServeArgs {
     int target_timeout = 300;
     int connect_timeout = 30;
     std::string target_tls = "opportunistic";
-    std::string clamav_db;
-    std::string scanner_failure = "tempfail";
+    ScannerArgs scanner;
     bool check_config = false;
 };
 
@@ -66,8 +66,8 @@ std::shared_ptr<const daemon::ServeConfig> config_of(const Globals& g, const Ser
     c->target_timeout = a.target_timeout;
     c->connect_timeout = a.connect_timeout;
     c->target_tls = a.target_tls;
-    c->clamav_db = a.clamav_db;
-    c->scanner_failure = a.scanner_failure;
+    c->scanner = a.scanner.choice;
+    c->scanner_failure = a.scanner.scanner_failure;
     return c;
 }
 
@@ -102,12 +102,12 @@ int run_serve(const Globals& g, const ServeArgs& a) {
         daemon::Entries entries(config->store);
         if (auto ok = entries.reload(); !ok)
             errors.push_back(ok.error().message);
-        auto engine = filter::ClamavEngine::load(config->clamav_db, {});
-        if (!engine)
-            errors.push_back(engine.error().message);
+        auto scanner = filter::open_scanner(config->scanner);
+        if (!scanner)
+            errors.push_back(scanner.error().message);
         if (errors.empty()) {
-            std::cout << fmt::format("configuration OK ({} entries in {}, {} virus signatures)\n",
-                                     entries.size(), config->store.string(), (*engine)->signatures());
+            std::cout << fmt::format("configuration OK ({} entries in {}; virus scanner {})\n",
+                                     entries.size(), config->store.string(), (*scanner)->describe());
             return k_exit_ok;
         }
         for (const auto& e : errors)
@@ -181,14 +181,7 @@ void register_serve(Cli& cli) {
                  {"none", "opportunistic", "required"})
         ->type_name("MODE")
         ->capture_default_str();
-    cmd->add_option("--clamav-db", a->clamav_db,
-                    "Virus signatures: a file or directory (default: the system's, /var/lib/clamav)")
-        ->type_name("PATH");
-    with_choices(cmd->add_option("--scanner-failure", a->scanner_failure,
-                                 "When the virus scan fails: tempfail (451) or pass (delivered unscanned)"),
-                 {"tempfail", "pass"})
-        ->type_name("MODE")
-        ->capture_default_str();
+    add_scanner_options(cmd, a->scanner);
     cmd->add_flag("--check-config", a->check_config, "Check the configuration and the entries, then exit");
     // an option given twice (config file, then command line; or a wrapper script adding one) takes the last
     for (auto* opt : cmd->get_options()) {

@@ -29,8 +29,8 @@ _mailproxy_options() {
         'zone push') echo '-h --help --proxy-host --custom-host --address --replace --preference --ttl --revert --target --dry-run --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'enable') echo '-h --help --target --admin --protection --zone-file --push --origin --serial --proxy-host --custom-host --address --replace --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'disable') echo '-h --help --target --zone-file --push --origin --serial --proxy-host --custom-host --address --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'serve') echo '-h --help --listen --state-dir --hostname --tls-cert --tls-key --max-message-size --max-recipients --max-connections --max-connections-per-ip --user --log --command-timeout --data-timeout --target-timeout --connect-timeout --target-tls --clamav-db --scanner-failure --check-config --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'scan') echo '-h --help --entry --protection --clamav-db --scanner-failure --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'serve') echo '-h --help --listen --state-dir --hostname --tls-cert --tls-key --max-message-size --max-recipients --max-connections --max-connections-per-ip --user --log --command-timeout --data-timeout --target-timeout --connect-timeout --target-tls --clamav-db --clamd --clamd-timeout --scanner-failure --check-config --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'scan') echo '-h --help --entry --protection --clamav-db --clamd --clamd-timeout --scanner-failure --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns ping') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'completion') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
@@ -203,6 +203,8 @@ _mailproxy_option_value() {
         'serve --connect-timeout') echo 'any' ;;
         'serve --target-tls') echo 'choices none opportunistic required' ;;
         'serve --clamav-db') echo 'any' ;;
+        'serve --clamd') echo 'any' ;;
+        'serve --clamd-timeout') echo 'any' ;;
         'serve --scanner-failure') echo 'choices tempfail pass' ;;
         'serve --config') echo 'file' ;;
         'serve --store') echo 'dir' ;;
@@ -210,6 +212,8 @@ _mailproxy_option_value() {
         'scan --entry') echo 'any' ;;
         'scan --protection') echo 'choices HIGH MEDIUM LOW OFF' ;;
         'scan --clamav-db') echo 'any' ;;
+        'scan --clamd') echo 'any' ;;
+        'scan --clamd-timeout') echo 'any' ;;
         'scan --scanner-failure') echo 'choices tempfail pass' ;;
         'scan --config') echo 'file' ;;
         'scan --store') echo 'dir' ;;

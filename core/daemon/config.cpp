@@ -10,40 +10,12 @@
 
 namespace mailproxy::daemon {
 
-bool parse_listen(const std::string& text, ListenAddress& out) {
-    std::string host, port;
-    if (text.starts_with('[')) {
-        const auto close = text.find(']');
-        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return false;
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-        if (!util::is_ip_address(host) || host.find(':') == std::string::npos)
-            return false;
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string::npos || text.find(':') != colon)
-            return false;
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (!host.empty() && (!util::is_ip_address(host) || host.find(':') != std::string::npos))
-            return false;
-    }
-    const auto p = util::parse_integer(port);
-    if (!p || *p < 0 || *p > 65535)
-        return false;
-    out.host = host;
-    out.port = static_cast<unsigned short>(*p);
-    return true;
-}
-
 std::vector<std::string> check(const ServeConfig& c) {
     std::vector<std::string> errors;
     if (c.listen.empty())
         errors.emplace_back("listen: at least one address is needed");
     for (const auto& l : c.listen) {
-        ListenAddress a;
-        if (!parse_listen(l, a))
+        if (!util::parse_host_port(l))
             errors.push_back(fmt::format("listen: {} is not ADDRESS:PORT, [IPv6]:PORT or :PORT", l));
     }
     if (c.store.empty())
@@ -75,6 +47,8 @@ std::vector<std::string> check(const ServeConfig& c) {
         errors.push_back(fmt::format("log: {} is not stderr or syslog", c.log));
     if (c.target_tls != "none" && c.target_tls != "opportunistic" && c.target_tls != "required")
         errors.push_back(fmt::format("target-tls: {} is not none, opportunistic or required", c.target_tls));
+    if (c.scanner.clamd_timeout < 1 || c.scanner.clamd_timeout > 3600)
+        errors.push_back(fmt::format("clamd-timeout: {} is not 1 to 3600 seconds", c.scanner.clamd_timeout));
     if (c.scanner_failure != "tempfail" && c.scanner_failure != "pass")
         errors.push_back(fmt::format("scanner-failure: {} is not tempfail or pass", c.scanner_failure));
     return errors;

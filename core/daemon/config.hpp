@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/filter/virus.hpp"
+
 namespace mailproxy::daemon {
 
 /// `mailproxy serve`'s settings: one plain struct, immutable once loaded, shared as
@@ -28,19 +30,12 @@ struct ServeConfig {
     int target_timeout = 300;    ///< seconds to wait for the target's replies (RFC: 5 to 10 minutes)
     int connect_timeout = 30;    ///< seconds to connect to the target
     std::string target_tls = "opportunistic";  ///< none, opportunistic, required
-    std::string clamav_db;                     ///< signatures for libclamav; "" for the system's
+    filter::ScannerChoice scanner;             ///< clamav-db, clamd, clamd-timeout
     std::string scanner_failure = "tempfail";  ///< tempfail or pass: a virus scan that fails
 };
 
 /// Every problem of a configuration (empty when it is usable): listen addresses, limits, TLS files,
 /// the user, the log target, the store and state directories.
 std::vector<std::string> check(const ServeConfig& c);
-
-/// "127.0.0.1:25" / "[::1]:2525" / ":25" (all IPv4 and IPv6 addresses) split into host and port.
-struct ListenAddress {
-    std::string host;  ///< "" for any
-    unsigned short port = 0;
-};
-bool parse_listen(const std::string& text, ListenAddress& out);
 
 }  // namespace mailproxy::daemon

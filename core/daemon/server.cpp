@@ -30,6 +30,7 @@
 #include "core/smtp/data.hpp"
 #include "core/smtp/protocol.hpp"
 #include "core/util/file.hpp"
+#include "core/util/net.hpp"
 #include "core/util/strings.hpp"
 
 namespace mailproxy::daemon {
@@ -107,7 +108,7 @@ struct Server::Impl {
     std::thread reloader;                  // SIGHUP's reading and checking, off the event loop
     bool reloading = false;
     bool cut_off = false;  // a second SIGTERM/SIGINT stopped the loop with sessions in flight
-    std::shared_ptr<const filter::ClamavEngine> engine;  // loaded before `ready`
+    std::shared_ptr<const filter::VirusScanner> scanner;  // opened before `ready`, again at SIGHUP
     std::unique_ptr<Quarantine> quarantine;
     asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
 
@@ -115,8 +116,9 @@ struct Server::Impl {
     awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
     void wait_signal();
     void start_reload();
-    /// On the reloader thread: reads and checks the configuration (and the entries, which it swaps);
-    /// the new configuration is swapped in on the loop.
+    /// On the reloader thread: reads and checks the configuration, loads the virus signatures again (or
+    /// asks the clamd), reads the entries (which it swaps); the new configuration and scanner are swapped
+    /// in on the loop. On any failure the running ones stay.
     void do_reload(std::shared_ptr<const ServeConfig> old);
     void drain();
 };
@@ -182,8 +184,11 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<Reply> check_and_deliver(const std::string& received, std::string& verdict,
                                        std::string& action);
     /// Runs `f` on the pool for blocking work; the session goes on on its loop with the result.
+    /// GCC 12 destroys a temporary in a co_await expression twice (the argument here among them): `f`
+    /// must be named by the caller and hold nothing with a destructor (pointers, not shared_ptr).
     template <typename F>
     awaitable<std::invoke_result_t<F>> blocking(F f) {
+        static_assert(std::is_trivially_destructible_v<F>, "GCC 12: a task must be trivially destructible");
         using R = std::invoke_result_t<F>;
         co_return co_await asio::co_spawn(
             m_srv.blocking, [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); },
@@ -600,11 +605,11 @@ awaitable<void> Session::data() {
 awaitable<Reply> Session::check_and_deliver(const std::string& received, std::string& verdict_text,
                                             std::string& action_text) {
     const auto options = filter::options_for(m_policy);
+    const auto scanner = m_srv.scanner;  // held to the end, even if SIGHUP swaps in another meanwhile
     filter::ScanResult scan;
     if (options.virus || options.banned || options.header) {
-        // (named, not a temporary in the co_await: GCC 12 destroys such temporaries twice)
-        auto task = [fd = m_spool, options, engine = m_srv.engine.get()] {
-            return filter::scan_message(fd, options, engine);
+        auto task = [fd = m_spool, &options, s = scanner.get()] {
+            return filter::scan_message(fd, options, s);
         };
         scan = co_await blocking(std::move(task));
     }
@@ -615,8 +620,8 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::st
         m_srv.log.error("scan", {{"id", m_id}, {"error", scan.scanner_error}});
     std::string headers = received;
     if (scan.virus_scanned)
-        headers += fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", filter::ClamavEngine::version(),
-                               m_config->hostname);
+        headers +=
+            fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", scanner->product(), m_config->hostname);
     else if (options.virus)
         headers +=
             fmt::format("X-Virus-Scanned: no, the scanner failed, at {} (mailproxy)\r\n", m_config->hostname);
@@ -742,11 +747,15 @@ void Server::Impl::start_reload() {
 }
 
 void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
-    const auto done = [this](std::shared_ptr<const ServeConfig> fresh) {
-        asio::post(io, [this, fresh = std::move(fresh)] {
+    const auto done = [this](std::shared_ptr<const ServeConfig> fresh,
+                             std::shared_ptr<const filter::VirusScanner> fresh_scanner) {
+        asio::post(io, [this, fresh = std::move(fresh), fresh_scanner = std::move(fresh_scanner)] {
             if (fresh) {
                 config = fresh;
-                log.info("reload", {{"entries", std::to_string(entries.size())}, {"result", "ok"}});
+                scanner = fresh_scanner;  // scans under way keep the old one until they end
+                log.info("reload", {{"entries", std::to_string(entries.size())},
+                                    {"virus_scanner", scanner->describe()},
+                                    {"result", "ok"}});
             }
             reloading = false;
         });
@@ -755,7 +764,7 @@ void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
     if (!fresh) {
         log.error("reload",
                   {{"error", fresh.error().message}, {"result", "the running configuration stays"}});
-        return done(nullptr);
+        return done(nullptr, nullptr);
     }
     const auto& c = **fresh;
     if (c.listen != old->listen || c.state_dir != old->state_dir || c.user != old->user ||
@@ -770,11 +779,17 @@ void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
     merged->store = old->store;
     merged->tls_cert = old->tls_cert;
     merged->tls_key = old->tls_key;
+    auto fresh_scanner = filter::open_scanner(merged->scanner);
+    if (!fresh_scanner) {
+        log.error("reload", {{"error", fresh_scanner.error().message},
+                             {"result", "the running configuration and virus scanner stay"}});
+        return done(nullptr, nullptr);
+    }
     if (auto ok = entries.reload(); !ok) {
         log.error("reload", {{"error", ok.error().message}, {"result", "the running configuration stays"}});
-        return done(nullptr);
+        return done(nullptr, nullptr);
     }
-    done(std::move(merged));
+    done(std::move(merged), std::move(*fresh_scanner));
 }
 
 void Server::Impl::drain() {
@@ -847,12 +862,15 @@ Expected<std::vector<std::string>> Server::start() {
     }
     if (leftovers > 0)
         m->log.info("spool_cleaned", {{"files", std::to_string(leftovers)}, {"dir", m->spool.string()}});
-    auto engine = filter::ClamavEngine::load(c.clamav_db, {});
-    if (!engine)
-        return fail(ErrorCode::config, engine.error().message + " (give --clamav-db)");
-    m->engine = *engine;
-    m->log.info("virus_scanner", {{"engine", filter::ClamavEngine::version()},
-                                  {"signatures", std::to_string(m->engine->signatures())}});
+    auto scanner = filter::open_scanner(c.scanner);
+    if (!scanner) {
+        const bool db = c.scanner.clamd.empty() && scanner.error().code == ErrorCode::config;
+        return fail(
+            scanner.error().code == ErrorCode::unavailable ? ErrorCode::unavailable : ErrorCode::config,
+            scanner.error().message + (db ? " (give --clamav-db or --clamd)" : ""));
+    }
+    m->scanner = *scanner;
+    m->log.info("virus_scanner", {{"scanner", m->scanner->describe()}});
 
     if (!c.tls_cert.empty()) {
         m->tls_server = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -870,8 +888,7 @@ Expected<std::vector<std::string>> Server::start() {
     m->tls_client.set_verify_mode(asio::ssl::verify_none);  // opportunistic, as between MTAs
     std::vector<std::string> bound;
     for (const auto& text : c.listen) {
-        ListenAddress la;
-        parse_listen(text, la);
+        const auto la = *util::parse_host_port(text);  // checked by check()
         asio::error_code bec;
         const auto address = la.host.empty() ? asio::ip::address(asio::ip::address_v6::any())
                                              : asio::ip::make_address(la.host, bec);

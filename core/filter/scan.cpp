@@ -22,13 +22,13 @@ bool ScanResult::has(Category c) const {
     return std::any_of(findings.begin(), findings.end(), [c](const Finding& f) { return f.category == c; });
 }
 
-ScanResult scan_message(int fd, const ScanOptions& options, const ClamavEngine* engine) {
+ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* scanner) {
     ScanResult r;
     if (options.virus) {
-        if (engine == nullptr) {
+        if (scanner == nullptr) {
             r.scanner_error = "no virus scanner";
         } else {
-            const auto v = engine->scan(fd);
+            const auto v = scanner->scan(fd);
             if (v.kind == VirusResult::Kind::virus)
                 r.findings.push_back({Category::virus, v.text, "message"});
             else if (v.kind == VirusResult::Kind::error)

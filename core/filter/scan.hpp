@@ -34,9 +34,9 @@ struct ScanResult {
     bool has(Category c) const;
 };
 
-/// Runs the checks on the message in `fd` (read from its start; not changed). `engine` may be null
+/// Runs the checks on the message in `fd` (read from its start; not changed). `scanner` may be null
 /// when options.virus is off.
-ScanResult scan_message(int fd, const ScanOptions& options, const ClamavEngine* engine);
+ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* scanner);
 
 /// What happens to the message (DESIGN §5.3).
 enum class Action {

@@ -1,5 +1,7 @@
 #include "core/filter/virus.hpp"
 
+#include "core/filter/clamd.hpp"
+
 #include <unistd.h>
 
 #include <mutex>
@@ -79,8 +81,25 @@ VirusResult ClamavEngine::scan(int fd) const {
     return {VirusResult::Kind::error, fmt::format("libclamav: {}", cl_strerror(r))};
 }
 
-std::string ClamavEngine::version() {
+std::string ClamavEngine::product() const {
     return fmt::format("ClamAV {}", cl_retver());
+}
+
+std::string ClamavEngine::describe() const {
+    return fmt::format("libclamav {}, {} signatures", cl_retver(), m_signatures);
+}
+
+Expected<std::shared_ptr<const VirusScanner>> open_scanner(const ScannerChoice& choice) {
+    if (!choice.clamd.empty()) {
+        auto c = ClamdScanner::open(choice.clamd, choice.clamd_timeout);
+        if (!c)
+            return tl::make_unexpected(c.error());
+        return std::shared_ptr<const VirusScanner>(*c);
+    }
+    auto e = ClamavEngine::load(choice.clamav_db, {});
+    if (!e)
+        return tl::make_unexpected(e.error());
+    return std::shared_ptr<const VirusScanner>(*e);
 }
 
 }  // namespace mailproxy::filter

@@ -27,22 +27,43 @@ struct VirusResult {
     std::string text;  ///< the virus name, or the error
 };
 
+/// A virus scanner: libclamav in this process, or a clamd. Used by any number of threads at once.
+class VirusScanner {
+  public:
+    virtual ~VirusScanner() = default;
+    /// Scans the open file `fd` from its start, with mail and archive parsing on.
+    virtual VirusResult scan(int fd) const = 0;
+    /// "ClamAV 1.4.6": for the X-Virus-Scanned header.
+    virtual std::string product() const = 0;
+    /// For the log and --check-config: "libclamav 1.4.6, 2 signatures", "clamd ClamAV 1.4.6 at ...".
+    virtual std::string describe() const = 0;
+};
+
+/// Which scanner: clamd when `clamd` is given, else libclamav with `clamav_db`.
+struct ScannerChoice {
+    std::string clamav_db;    ///< a signature file or directory; "" for the system's
+    std::string clamd;        ///< a unix socket path (absolute) or IP:PORT; "" for libclamav
+    int clamd_timeout = 120;  ///< seconds for one clamd scan, from connecting to the reply
+};
+
+/// Loads libclamav's signatures, or asks the clamd for its version (it must answer).
+Expected<std::shared_ptr<const VirusScanner>> open_scanner(const ScannerChoice& choice);
+
 /// A libclamav engine: signatures loaded and compiled once, then used by any number of threads.
-class ClamavEngine {
+class ClamavEngine : public VirusScanner {
   public:
     /// Loads `path` (a signature file or directory; "" for the system's database directory) and
     /// compiles it. ErrorCode::config when it cannot be loaded or holds no signature.
     static Expected<std::shared_ptr<const ClamavEngine>> load(const std::string& path,
                                                               const ScanLimits& limits);
-    ~ClamavEngine();
+    ~ClamavEngine() override;
     ClamavEngine(const ClamavEngine&) = delete;
     ClamavEngine& operator=(const ClamavEngine&) = delete;
 
-    /// Scans the open file `fd` from its start, with mail and archive parsing on (thread-safe).
-    VirusResult scan(int fd) const;
+    VirusResult scan(int fd) const override;
+    std::string product() const override;
+    std::string describe() const override;
     unsigned signatures() const { return m_signatures; }
-    /// "ClamAV 1.4.6" (for the X-Virus-Scanned header).
-    static std::string version();
 
   private:
     ClamavEngine() = default;

@@ -18,6 +18,16 @@ Fd::~Fd() {
         ::close(m_fd);
 }
 
+Fd& Fd::operator=(Fd&& other) noexcept {
+    if (this != &other) {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = other.m_fd;
+        other.m_fd = -1;
+    }
+    return *this;
+}
+
 bool write_all(int fd, std::string_view data) {
     while (!data.empty()) {
         const auto n = ::write(fd, data.data(), data.size());

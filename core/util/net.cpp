@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/util/strings.hpp"
+
 namespace mailproxy::util {
 namespace {
 
@@ -29,6 +31,31 @@ bool same_ip_address(std::string_view a, std::string_view b) {
     unsigned char x[16] = {}, y[16] = {};
     const int fa = parse(a, x);
     return fa != 0 && fa == parse(b, y) && std::memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+    std::string_view host, port;
+    if (text.starts_with('[')) {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return std::nullopt;
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+        if (!is_ip_address(host) || host.find(':') == std::string_view::npos)
+            return std::nullopt;
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon)
+            return std::nullopt;
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (!host.empty() && (!is_ip_address(host) || host.find(':') != std::string_view::npos))
+            return std::nullopt;
+    }
+    const auto p = parse_integer(port);
+    if (!p || *p < 0 || *p > 65535)
+        return std::nullopt;
+    return HostPort{std::string(host), static_cast<unsigned short>(*p)};
 }
 
 }  // namespace mailproxy::util

@@ -68,3 +68,55 @@ PNG_1X1 = base64.b64decode(
 def docx():
     return zip_of(("[Content_Types].xml", b'<?xml version="1.0"?><Types/>'),
                   ("word/document.xml", b'<?xml version="1.0"?><document/>'))
+
+
+class Clamd:
+    """A real clamd (clamav-daemon's) on a unix socket in `directory` and, with `tcp`, on 127.0.0.1 too,
+    reading the signatures write_signatures() makes; StreamMaxLength as given."""
+
+    def __init__(self, directory, tcp_port=None, stream_max="100M"):
+        import socket
+        import subprocess
+        import time
+        os.makedirs(directory, exist_ok=True)
+        db = write_signatures(os.path.join(directory, "db"))
+        self.socket = os.path.join(directory, "clamd.sock")
+        self.port = tcp_port
+        self.log = os.path.join(directory, "clamd.log")
+        conf = os.path.join(directory, "clamd.conf")
+        with open(conf, "w") as f:
+            f.write(f"LocalSocket {self.socket}\nDatabaseDirectory {db}\nForeground yes\nLogFile {self.log}\n"
+                    f"User root\nStreamMaxLength {stream_max}\nScanMail yes\nHeuristicAlerts yes\n"
+                    f"SelfCheck 0\n"
+                    # serve's libclamav limits (core/filter/virus.hpp ScanLimits), not clamd's defaults
+                    f"MaxRecursion 20\nMaxScanSize 400M\nMaxFileSize 100M\nMaxFiles 10000\n")
+            if tcp_port:
+                f.write(f"TCPSocket {tcp_port}\nTCPAddr 127.0.0.1\n")
+        self.proc = subprocess.Popen(["/usr/sbin/clamd", "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(5)
+                    s.connect(self.socket)
+                    s.sendall(b"zPING\0")
+                    if s.recv(16) == b"PONG\0":
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        with open(self.log) as f:
+            raise RuntimeError("clamd did not start: " + f.read()[-2000:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()

@@ -93,7 +93,7 @@ class Serve:
         cmd += ["--store", store or test.store, "serve", "--listen", listen or "127.0.0.1:0", "--state-dir", self.state,
                 "--hostname", "proxy.test", "--command-timeout", "5", "--data-timeout", "5", "--target-timeout", "5",
                 "--connect-timeout", "2"]
-        if "--clamav-db" not in args:  # signatures made at run time (the system has none)
+        if "--clamav-db" not in args and "--clamd" not in args:  # signatures made at run time (the system has none)
             cmd += ["--clamav-db", write_signatures(os.path.join(test.tmp, "clamav-db"))]
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

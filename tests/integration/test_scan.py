@@ -8,7 +8,7 @@ import subprocess
 import time
 import zipfile
 
-from filter_samples import (CLAM_DIR, EICAR, MINIMAL_PDF, PNG_1X1, clam_exe, docx, message, write_signatures,
+from filter_samples import (CLAM_DIR, EICAR, MINIMAL_PDF, Clamd, PNG_1X1, clam_exe, docx, message, write_signatures,
                             zip_of)
 from harness import BIN, MailproxyTest
 
@@ -44,6 +44,42 @@ class ScanTest(MailproxyTest):
         self.assertEqual(missed, [], r)
         self.assertTrue(all(x["action"] == "quarantine" for x in results))
         self.assertEqual(r.code, VIRUS)
+
+    def test_a_real_clamd_finds_the_same_and_its_failures_are_errors(self):
+        clamd = Clamd(os.path.join(self.tmp, "clamd"), stream_max="3M")
+        try:
+            paths = []
+            for name in sorted(os.listdir(CLAM_DIR)):
+                with open(os.path.join(CLAM_DIR, name), "rb") as f:
+                    data = f.read()
+                paths.append(self.file(name + ".eml", message(attachments=[(name, data, "application/octet-stream")])))
+            r = self.run_mp("--json", "scan", "--clamd", clamd.socket, *paths, expect=VIRUS)
+            self.assertEqual([x["file"] for x in r.json() if x["verdict"] != "virus"], [], r)
+            clean = self.file("c.eml", message())
+            r = self.run_mp("scan", "--clamd", clamd.socket, clean, expect=0)
+            self.assertEqual(r.out, f"{clean}: clean\n")
+            # over clamd's StreamMaxLength: the file could not be scanned, and the output says why
+            big = self.file("big.eml", message(body=("y" * 76 + "\n") * 50000))
+            r = self.run_mp("scan", "--clamd", clamd.socket, big, expect=1)
+            self.assertIn("larger than its StreamMaxLength (INSTREAM size limit exceeded. ERROR)", r.out)
+            self.assertIn(f"{big}: error", r.out)
+            r = self.run_mp("scan", "--clamd", clamd.socket, "--scanner-failure", "pass", "--protection", "MEDIUM",
+                            big, expect=1)
+            self.assertIn("action deliver", r.out)
+        finally:
+            clamd.stop()
+        # bad addresses and a clamd that is gone: nothing is scanned
+        r = self.run_mp("scan", "--clamd", "clamd.ctl", clean, expect=2)
+        self.assertIn("clamd: clamd.ctl is not a unix socket path (absolute) or IP:PORT", r.err)
+        r = self.run_mp("scan", "--clamd", "localhost:3310", clean, expect=2)
+        self.assertIn("is not a unix socket path", r.err)
+        r = self.run_mp("scan", "--clamd", clamd.socket, clean, expect=1)
+        self.assertIn(f"clamd at {clamd.socket} cannot be reached", r.err)
+        self.assertEqual(r.out, "")
+        r = self.run_mp("scan", "--clamd", clamd.socket, "--clamav-db", self.db, clean, expect=2)
+        self.assertIn("excludes", r.err)
+        r = self.run_mp("scan", "--clamd", clamd.socket, "--clamd-timeout", "0", clean, expect=2)
+        self.assertIn("clamd-timeout: 0 is not 1 to 3600 seconds", r.err)
 
     def test_eicar_in_the_body_and_clean_mail(self):
         eicar = self.file("eicar.eml", message(body=EICAR.decode() + "\n"))

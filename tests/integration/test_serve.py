@@ -254,7 +254,7 @@ class ServeTest(MailproxyTest):
             c.cmd("RCPT TO:<a@example.com>", 250)
             c.cmd("DATA", 354)
             c.send(body + b".\r\n")
-            self.assertEqual(c.reply()[0], expect, body[:20])
+            self.assertEqual(c.reply()[0], expect, (body[:20], srv.log()))
         # 10 MB passes, 13 MB does not (read to its end, then refused)
         for size, expect in ((10 << 20, 250), (13 << 20, 552)):
             c.cmd("MAIL FROM:<a@sender.example>", 250)
@@ -292,7 +292,8 @@ class ServeTest(MailproxyTest):
         db = write_signatures(os.path.join(self.tmp, "db"))
         r = self.run_mp("serve", "--check-config", "--listen", "127.0.0.1:0", "--clamav-db", db)
         self.assertEqual(r.code, 0, r)
-        self.assertEqual(r.out, f"configuration OK (1 entries in {self.store}, 2 virus signatures)\n")
+        self.assertRegex(r.out, rf"^configuration OK \(1 entries in {self.store}; virus scanner libclamav "
+                                rf"1\.[0-9.]+, 2 signatures\)\n$")
         r = self.run_mp("serve", "--check-config", "--listen", "nowhere", "--max-recipients", "0",
                         "--tls-cert", "/missing.pem", "--clamav-db", os.path.join(self.tmp, "nodb"), expect=2)
         self.assertIn("nodb cannot be loaded", r.err)

@@ -1,16 +1,20 @@
 """The filter inside `mailproxy serve` (issue 7): libclamav with signatures made at run time, every sample of
 clamav-testfiles sent with swaks, and each entry mode doing exactly what DESIGN §5.3 says: QUARANTINE
-(file and SQLite row before the 250), DISCARD (554), ACCEPT (the wrapped message; the alert header), OFF."""
+(file and SQLite row before the 250), DISCARD (554), ACCEPT (the wrapped message; the alert header), OFF.
+The same again through a real clamd; clamd's failures; new signatures on SIGHUP."""
 import email
 import glob
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 from email import policy
 
-from filter_samples import CLAM_DIR, EICAR, clam_exe, message
+from filter_samples import CLAM_DIR, EICAR, Clamd, clam_exe, message, write_signatures
 from harness import MailproxyTest
-from serve_harness import Client, Serve
+from serve_harness import Client, Serve, free_port
 
 
 class ServeFilterTest(MailproxyTest):
@@ -26,8 +30,12 @@ class ServeFilterTest(MailproxyTest):
             self.maildirs[domain] = maildir
             self.run_mp("entry", "create", domain, "--target", "maildir:" + maildir, "--admin",
                         "digest@" + domain, "--protection", protection, *extra, expect=0)
-        self.srv = Serve(self)
+        self.srv = Serve(self, *self.scanner_args())
         self.serves.append(self.srv)
+
+    def scanner_args(self):
+        """serve's options for the virus scanner: libclamav with the run time signatures (the harness's)."""
+        return []
 
     def tearDown(self):
         for s in self.serves:
@@ -160,3 +168,151 @@ class ServeFilterTest(MailproxyTest):
         [data] = self.delivered("medium.example")
         self.assertIn(b"\nX-Virus-Scanned: ClamAV 1.4", data)
         self.assertEqual(self.body_of(data), clean)
+
+
+class ServeFilterClamdTest(ServeFilterTest):
+    """Every test above, with a real clamd (started here) scanning instead of libclamav in serve."""
+
+    def scanner_args(self):
+        self.clamd = Clamd(os.path.join(self.tmp, "clamd"))
+        return ["--clamd", self.clamd.socket]
+
+    def tearDown(self):
+        super().tearDown()
+        self.clamd.stop()
+
+
+class ClamdFailureTest(MailproxyTest):
+    """clamd over TCP, its StreamMaxLength, a clamd that stops answering, one that is gone."""
+
+    def setUp(self):
+        super().setUp()
+        self.maildir = os.path.join(self.tmp, "maildir")
+        self.run_mp("entry", "create", "medium.example", "--target", "maildir:" + self.maildir, "--admin", "digest@medium.example", "--protection",
+                    "MEDIUM", expect=0)
+        self.clamd = Clamd(os.path.join(self.tmp, "clamd"), tcp_port=free_port(), stream_max="1M")
+        self.serves = []
+
+    def tearDown(self):
+        for s in self.serves:
+            if s.proc.poll() is None:
+                s.stop()
+        self.clamd.proc.send_signal(signal.SIGCONT)
+        self.clamd.stop()
+        super().tearDown()
+
+    def serve(self, *args):
+        srv = Serve(self, "--clamd", f"127.0.0.1:{self.clamd.port}", "--clamd-timeout", "2", *args)
+        self.serves.append(srv)
+        return srv
+
+    def send(self, srv, data):
+        c = Client(srv.port).greet()
+        c.cmd("MAIL FROM:<alice@sender.example>", 250)
+        c.cmd("RCPT TO:<u@medium.example>", 250)
+        c.cmd("DATA", 354)
+        c.send(data.replace(b"\n", b"\r\n") + b".\r\n")
+        reply = c.reply()
+        c.cmd("QUIT", 221)
+        return reply
+
+    def delivered(self):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.maildir, "new", "*"))):
+            with open(path, "rb") as f:
+                out.append(f.read())
+        return out
+
+    def test_tcp_finds_the_virus_and_over_stream_max_length_is_a_scanner_failure(self):
+        srv = self.serve()
+        self.assertIn("clamd ClamAV 1.4", srv.log())
+        code, text = self.send(srv, message(body=EICAR.decode() + "\n"))
+        self.assertEqual(code, 250, text)
+        [data] = self.delivered()
+        self.assertIn(b"WARNING: contains virus Test.EICAR.NDB.UNOFFICIAL", data)
+        # 2 MB against clamd's 1M: clamd refuses the stream; 451 by default, and the log says why
+        big = message(body="x" * 76 + "\n" * 1 + ("y" * 76 + "\n") * 27000)
+        code, text = self.send(srv, big)
+        self.assertEqual(code, 451, text)
+        self.assertTrue(srv.wait_log("larger than its StreamMaxLength"), srv.log())
+        self.assertEqual(len(self.delivered()), 1)
+        srv.stop()
+        # --scanner-failure pass: delivered, marked unscanned
+        srv = self.serve("--scanner-failure", "pass")
+        code, text = self.send(srv, big)
+        self.assertEqual(code, 250, text)
+        data = self.delivered()[-1]
+        self.assertIn(b"\nX-Virus-Scanned: no, the scanner failed", data)
+        self.assertTrue(data.endswith(big))  # the maildir keeps LF line ends
+
+    def test_a_clamd_that_stops_answering_times_out_and_one_that_is_gone_tempfails(self):
+        srv = self.serve()
+        self.clamd.proc.send_signal(signal.SIGSTOP)  # the kernel still accepts: nobody answers
+        started = time.monotonic()
+        code, text = self.send(srv, message())
+        self.assertEqual(code, 451, text)
+        self.assertIn("4.3.0", text)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertTrue(srv.wait_log("timed out"), srv.log())
+        self.clamd.proc.send_signal(signal.SIGCONT)
+        self.clamd.stop()
+        code, text = self.send(srv, message())
+        self.assertEqual(code, 451, text)
+        self.assertTrue(srv.wait_log("cannot be reached: Connection refused"), srv.log())
+        self.assertEqual(self.delivered(), [])
+
+    def test_serve_does_not_start_without_its_clamd(self):
+        self.clamd.stop()
+        r = self.run_mp("--store", self.store, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                        os.path.join(self.tmp, "state"), "--clamd", f"127.0.0.1:{self.clamd.port}")
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn("clamd at 127.0.0.1:", r.err)
+        self.assertIn("cannot be reached", r.err)
+        r = self.run_mp("--store", self.store, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                        os.path.join(self.tmp, "state"), "--clamd", "clamd.sock")
+        self.assertEqual(r.code, 2, r.err)
+        self.assertIn("clamd: clamd.sock is not a unix socket path (absolute) or IP:PORT", r.err)
+
+
+class SignatureReloadTest(MailproxyTest):
+    """SIGHUP loads the signatures again off the event loop; a database that does not load leaves the
+    running engine in place."""
+
+    def test_sighup_picks_up_new_signatures_and_keeps_the_old_on_failure(self):
+        maildir = os.path.join(self.tmp, "maildir")
+        self.run_mp("entry", "create", "medium.example", "--target", "maildir:" + maildir, "--admin", "digest@medium.example", "--protection",
+                    "MEDIUM", expect=0)
+        made = write_signatures(os.path.join(self.tmp, "made"))
+        db = os.path.join(self.tmp, "db")
+        os.makedirs(db)
+        shutil.copy(os.path.join(made, "test.hdb"), db)  # clam.exe only: EICAR is not known yet
+        srv = Serve(self, "--clamav-db", db)
+        try:
+            def send():
+                c = Client(srv.port).greet()
+                c.cmd("MAIL FROM:<alice@sender.example>", 250)
+                c.cmd("RCPT TO:<u@medium.example>", 250)
+                c.cmd("DATA", 354)
+                c.send(message(body=EICAR.decode() + "\n").replace(b"\n", b"\r\n") + b".\r\n")
+                code, _ = c.reply()
+                c.cmd("QUIT", 221)
+                self.assertEqual(code, 250)
+                return sorted(glob.glob(os.path.join(maildir, "new", "*")))[-1]
+
+            def wrapped(path):
+                with open(path, "rb") as f:
+                    return b"WARNING: contains virus Test.EICAR.NDB" in f.read()
+
+            self.assertFalse(wrapped(send()))
+            shutil.copy(os.path.join(made, "test.ndb"), db)
+            srv.send_signal(signal.SIGHUP)
+            self.assertTrue(srv.wait_log('2 signatures" result=ok'), srv.log())
+            self.assertTrue(wrapped(send()))
+            with open(os.path.join(db, "broken.ndb"), "w") as f:
+                f.write("this is not a signature\n")
+            srv.send_signal(signal.SIGHUP)
+            self.assertTrue(srv.wait_log("the running configuration and virus scanner stay"), srv.log())
+            self.assertIn("cannot be loaded: Malformed database", srv.log())
+            self.assertTrue(wrapped(send()))  # the old engine still scans
+        finally:
+            srv.stop()

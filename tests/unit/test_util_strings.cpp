@@ -76,4 +76,24 @@ TEST_SUITE("util.strings") {
         CHECK_FALSE(same_ip_address("::ffff:192.0.2.1", "192.0.2.1"));
         CHECK_FALSE(same_ip_address("x", "x"));
     }
+
+    TEST_CASE("host and port: IPv4, bracketed IPv6, any address") {
+        const auto v4 = parse_host_port("127.0.0.1:3310");
+        REQUIRE(v4);
+        CHECK(v4->host == "127.0.0.1");
+        CHECK(v4->port == 3310);
+        const auto v6 = parse_host_port("[::1]:25");
+        REQUIRE(v6);
+        CHECK(v6->host == "::1");
+        CHECK(v6->port == 25);
+        const auto any = parse_host_port(":2525");
+        REQUIRE(any);
+        CHECK(any->host.empty());
+        CHECK_FALSE(parse_host_port("localhost:25"));  // addresses only: nothing is looked up
+        CHECK_FALSE(parse_host_port("::1:25"));        // IPv6 needs its brackets
+        CHECK_FALSE(parse_host_port("[127.0.0.1]:25"));
+        CHECK_FALSE(parse_host_port("127.0.0.1:65536"));
+        CHECK_FALSE(parse_host_port("127.0.0.1"));
+        CHECK_FALSE(parse_host_port("/run/clamav/clamd.ctl"));
+    }
 }
