@@ -36,6 +36,9 @@ struct ServeArgs {
     int connect_timeout = 30;
     std::string target_tls = "opportunistic";
     ScannerArgs scanner;
+    std::int64_t greylist_delay = 300;
+    std::int64_t greylist_retry_window = 2 * 86400;
+    std::int64_t greylist_max_age = 35 * 86400;
     bool check_config = false;
 };
 
@@ -68,6 +71,9 @@ std::shared_ptr<const daemon::ServeConfig> config_of(const Globals& g, const Ser
     c->target_tls = a.target_tls;
     c->scanner = a.scanner.choice;
     c->scanner_failure = a.scanner.scanner_failure;
+    c->greylist_delay = a.greylist_delay;
+    c->greylist_retry_window = a.greylist_retry_window;
+    c->greylist_max_age = a.greylist_max_age;
     return c;
 }
 
@@ -182,6 +188,19 @@ void register_serve(Cli& cli) {
         ->type_name("MODE")
         ->capture_default_str();
     add_scanner_options(cmd, a->scanner);
+    cmd->add_option(
+           "--greylist-delay", a->greylist_delay,
+           "Greylisting: seconds a new (network, sender, recipient) must wait before a retry is taken")
+        ->type_name("SECONDS")
+        ->capture_default_str();
+    cmd->add_option("--greylist-retry-window", a->greylist_retry_window,
+                    "Greylisting: seconds after the first try within which the retry must come")
+        ->type_name("SECONDS")
+        ->capture_default_str();
+    cmd->add_option("--greylist-max-age", a->greylist_max_age,
+                    "Greylisting: seconds a passed triplet is kept after its last message")
+        ->type_name("SECONDS")
+        ->capture_default_str();
     cmd->add_flag("--check-config", a->check_config, "Check the configuration and the entries, then exit");
     // an option given twice (config file, then command line; or a wrapper script adding one) takes the last
     for (auto* opt : cmd->get_options()) {

@@ -49,6 +49,16 @@ std::vector<std::string> check(const ServeConfig& c) {
         errors.push_back(fmt::format("target-tls: {} is not none, opportunistic or required", c.target_tls));
     if (c.scanner.clamd_timeout < 1 || c.scanner.clamd_timeout > 3600)
         errors.push_back(fmt::format("clamd-timeout: {} is not 1 to 3600 seconds", c.scanner.clamd_timeout));
+    if (c.greylist_delay < 1 || c.greylist_delay > 86400)
+        errors.push_back(fmt::format("greylist-delay: {} is not 1 to 86400 seconds", c.greylist_delay));
+    if (c.greylist_retry_window <= c.greylist_delay || c.greylist_retry_window > 30 * 86400)
+        errors.push_back(
+            fmt::format("greylist-retry-window: {} is not above greylist-delay and at most 30 days",
+                        c.greylist_retry_window));
+    if (c.greylist_max_age < c.greylist_retry_window || c.greylist_max_age > 366 * 86400)
+        errors.push_back(
+            fmt::format("greylist-max-age: {} is not at least greylist-retry-window and at most a year",
+                        c.greylist_max_age));
     if (c.scanner_failure != "tempfail" && c.scanner_failure != "pass")
         errors.push_back(fmt::format("scanner-failure: {} is not tempfail or pass", c.scanner_failure));
     return errors;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -29,9 +30,12 @@ struct ServeConfig {
     int data_timeout = 180;      ///< seconds per read during DATA (RFC: 3 minutes per block)
     int target_timeout = 300;    ///< seconds to wait for the target's replies (RFC: 5 to 10 minutes)
     int connect_timeout = 30;    ///< seconds to connect to the target
-    std::string target_tls = "opportunistic";  ///< none, opportunistic, required
-    filter::ScannerChoice scanner;             ///< clamav-db, clamd, clamd-timeout
-    std::string scanner_failure = "tempfail";  ///< tempfail or pass: a virus scan that fails
+    std::string target_tls = "opportunistic";        ///< none, opportunistic, required
+    filter::ScannerChoice scanner;                   ///< clamav-db, clamd, clamd-timeout
+    std::string scanner_failure = "tempfail";        ///< tempfail or pass: a virus scan that fails
+    std::int64_t greylist_delay = 300;               ///< seconds a new triplet must wait
+    std::int64_t greylist_retry_window = 2 * 86400;  ///< seconds after the first try the retry may come
+    std::int64_t greylist_max_age = 35 * 86400;      ///< seconds a passed triplet is kept unused
 };
 
 /// Every problem of a configuration (empty when it is usable): listen addresses, limits, TLS files,

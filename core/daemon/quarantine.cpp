@@ -10,14 +10,12 @@
 #include <random>
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
 #include "core/util/file.hpp"
+#include "core/util/sqlite.hpp"
 
 namespace mailproxy::daemon {
 namespace fs = std::filesystem;
-
-namespace {}  // namespace
 
 Expected<std::unique_ptr<Quarantine>> Quarantine::open(const fs::path& state_dir) {
     std::unique_ptr<Quarantine> q(new Quarantine());
@@ -27,39 +25,18 @@ Expected<std::unique_ptr<Quarantine>> Quarantine::open(const fs::path& state_dir
     if (ec)
         return fail(ErrorCode::io, fmt::format("cannot create {}: {}", q->m_dir.string(), ec.message()));
     ::chmod(q->m_dir.c_str(), 0700);
-    const auto db = state_dir / "quarantine.db";
-    // made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode
-    if (const int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0)
-        ::close(fd);
-    if (sqlite3_open_v2(db.c_str(), &q->m_db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
-        return fail(ErrorCode::io,
-                    fmt::format("cannot open {}: {}", db.string(),
-                                q->m_db != nullptr ? sqlite3_errmsg(q->m_db) : "out of memory"));
-    }
-    sqlite3_busy_timeout(q->m_db, 5000);
-    char* err = nullptr;
-    const char* schema =
-        "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=FULL;"
-        "CREATE TABLE IF NOT EXISTS messages ("
-        " id TEXT PRIMARY KEY, time INTEGER NOT NULL, entry TEXT NOT NULL, admin TEXT NOT NULL,"
-        " sender TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, reason TEXT NOT NULL,"
-        " size INTEGER NOT NULL, file TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS messages_entry_time ON messages(entry, time);";
-    if (sqlite3_exec(q->m_db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-        const std::string why = err != nullptr ? err : "?";
-        sqlite3_free(err);
-        return fail(ErrorCode::io, fmt::format("cannot use {}: {}", db.string(), why));
-    }
-    ::chmod(db.c_str(), 0600);
+    auto db =
+        util::Database::open(state_dir / "quarantine.db", util::Database::Sync::full,
+                             "CREATE TABLE IF NOT EXISTS messages ("
+                             " id TEXT PRIMARY KEY, time INTEGER NOT NULL, entry TEXT NOT NULL,"
+                             " admin TEXT NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,"
+                             " subject TEXT NOT NULL, reason TEXT NOT NULL, size INTEGER NOT NULL,"
+                             " file TEXT NOT NULL);"
+                             "CREATE INDEX IF NOT EXISTS messages_entry_time ON messages(entry, time);");
+    if (!db)
+        return tl::make_unexpected(db.error());
+    q->m_db = std::move(*db);
     return q;
-}
-
-Quarantine::~Quarantine() {
-    if (m_db != nullptr)
-        sqlite3_close(m_db);
 }
 
 Expected<std::string> Quarantine::store(const std::string& prefix, int fd, const Item& item) {
@@ -108,32 +85,19 @@ Expected<std::string> Quarantine::store(const std::string& prefix, int fd, const
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     const std::lock_guard lock(m_mu);
-    sqlite3_stmt* st = nullptr;
-    const char* sql =
-        "INSERT INTO messages (id, time, entry, admin, sender, recipients, subject, reason, size, file)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    if (sqlite3_prepare_v2(m_db, sql, -1, &st, nullptr) != SQLITE_OK) {
+    util::Statement st(*m_db,
+                       "INSERT INTO messages (id, time, entry, admin, sender, recipients, subject, reason,"
+                       " size, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st.ok()) {
         ::unlink(file.c_str());
-        return fail(ErrorCode::io, fmt::format("quarantine index: {}", sqlite3_errmsg(m_db)));
+        return fail(ErrorCode::io, fmt::format("quarantine index: {}", m_db->error()));
     }
-    const auto text = [&](int i, const std::string& v) {
-        sqlite3_bind_text(st, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    };
-    text(1, id);
-    sqlite3_bind_int64(st, 2, now);
-    text(3, item.entry);
-    text(4, item.admin);
-    text(5, item.sender);
-    text(6, recipients);
-    text(7, item.subject);
-    text(8, item.reason);
-    sqlite3_bind_int64(st, 9, static_cast<sqlite3_int64>(size));
-    text(10, file.string());
-    const auto rc = sqlite3_step(st);  // autocommit: synced (synchronous=FULL) when it returns
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    st.bind(1, id).bind(2, static_cast<long long>(now)).bind(3, item.entry).bind(4, item.admin);
+    st.bind(5, item.sender).bind(6, recipients).bind(7, item.subject).bind(8, item.reason);
+    st.bind(9, static_cast<long long>(size)).bind(10, file.string());
+    if (!st.done()) {  // autocommit: synced (synchronous=FULL) when it returns
         ::unlink(file.c_str());
-        return fail(ErrorCode::io, fmt::format("quarantine index: {}", sqlite3_errmsg(m_db)));
+        return fail(ErrorCode::io, fmt::format("quarantine index: {}", m_db->error()));
     }
     return id;
 }

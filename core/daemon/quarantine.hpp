@@ -7,8 +7,7 @@
 #include <vector>
 
 #include "core/util/error.hpp"
-
-struct sqlite3;
+#include "core/util/sqlite.hpp"
 
 namespace mailproxy::daemon {
 
@@ -19,7 +18,6 @@ namespace mailproxy::daemon {
 class Quarantine {
   public:
     static Expected<std::unique_ptr<Quarantine>> open(const std::filesystem::path& state_dir);
-    ~Quarantine();
     Quarantine(const Quarantine&) = delete;
     Quarantine& operator=(const Quarantine&) = delete;
 
@@ -37,7 +35,7 @@ class Quarantine {
   private:
     Quarantine() = default;
     std::filesystem::path m_dir;
-    ::sqlite3* m_db = nullptr;
+    std::unique_ptr<util::Database> m_db;
     std::mutex m_mu;
 };
 

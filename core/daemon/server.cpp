@@ -21,8 +21,10 @@
 #include "core/daemon/channel.hpp"
 #include "core/daemon/delivery.hpp"
 #include "core/daemon/entries.hpp"
+#include "core/daemon/greylist.hpp"
 #include "core/daemon/quarantine.hpp"
 #include "core/daemon/spool.hpp"
+#include "core/entry/lists.hpp"
 #include "core/entry/presets.hpp"
 #include "core/filter/headers.hpp"
 #include "core/filter/scan.hpp"
@@ -110,6 +112,7 @@ struct Server::Impl {
     bool cut_off = false;  // a second SIGTERM/SIGINT stopped the loop with sessions in flight
     std::shared_ptr<const filter::VirusScanner> scanner;  // opened before `ready`, again at SIGHUP
     std::unique_ptr<Quarantine> quarantine;
+    std::unique_ptr<Greylist> greylist;
     asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
@@ -213,9 +216,11 @@ class Session : public std::enable_shared_from_this<Session> {
     bool m_eight_bit = false;
     std::size_t m_declared_size = 0;
     std::vector<std::string> m_rcpts;
-    std::string m_domain;    // the entry of the first accepted recipient
-    entry::Policy m_policy;  // its policy, as the transaction began
-    std::string m_admin;     // its quarantine digest address
+    std::string m_domain;                 // the entry of the first accepted recipient
+    bool m_excluded = false;              // whether that recipient is on its entry's excludelist
+    std::int64_t m_greylist_delayed = 0;  // seconds a triplet of this transaction waited, first time through
+    entry::Policy m_policy;               // its policy, as the transaction began
+    std::string m_admin;                  // its quarantine digest address
     std::unique_ptr<Delivery> m_delivery;
     std::string m_id;
     int m_spool = -1;  // the file the message is received into, read back for the target
@@ -300,6 +305,8 @@ awaitable<void> Session::reset_transaction() {
     m_mail.reset();
     m_rcpts.clear();
     m_domain.clear();
+    m_excluded = false;
+    m_greylist_delayed = 0;
     m_eight_bit = false;
     m_declared_size = 0;
 }
@@ -485,6 +492,41 @@ awaitable<void> Session::rcpt(const smtp::Command& c) {
         queue(reply(452, "4.5.3", "recipients of another domain: send them in a separate transaction"));
         co_return;
     }
+    // DESIGN §5.4: an excluded recipient is neither greylisted nor scored, so it cannot share a
+    // transaction (one verdict) with one that is
+    const bool excluded = entry::on_list(it->second.excludelist, p->address);
+    if (!m_rcpts.empty() && excluded != m_excluded) {
+        queue(reply(452, "4.5.3",
+                    "recipients excluded from the filter and others: send them in separate transactions"));
+        co_return;
+    }
+    if (it->second.greylisting && !excluded && !entry::on_list(it->second.whitelist, m_mail->address)) {
+        const auto network = greylist_network(m_peer);
+        const auto sender = greylist_sender(m_mail->address);
+        const auto recipient = util::to_lower(p->address);
+        const GreylistTimes times{m_config->greylist_delay, m_config->greylist_retry_window,
+                                  m_config->greylist_max_age};
+        const auto now = static_cast<std::int64_t>(::time(nullptr));
+        auto task = [g = m_srv.greylist.get(), &network, &sender, &recipient, &times, now] {
+            return g->check(network, sender, recipient, times, now);
+        };
+        const auto d = co_await blocking(std::move(task));
+        if (!d) {  // greylisting is a spam measure: mail is not held up when its database fails
+            m_srv.log.error("greylist", {{"id", m_id}, {"error", d.error().message}});
+        } else if (!d->pass) {
+            queue(reply(
+                450, "4.7.1",
+                fmt::format("greylisted, try again in {} seconds", std::max<std::int64_t>(1, d->wait))));
+            m_srv.log.info("greylisted", {{"id", m_id},
+                                          {"client", m_peer},
+                                          {"from", m_mail->address},
+                                          {"to", p->address},
+                                          {"wait", std::to_string(d->wait)}});
+            co_return;
+        } else {
+            m_greylist_delayed = std::max(m_greylist_delayed, d->delayed);
+        }
+    }
     if (!m_delivery) {
         auto target = parse_target(it->second.target);
         if (!target) {
@@ -521,6 +563,7 @@ awaitable<void> Session::rcpt(const smtp::Command& c) {
     if (r.ok()) {
         m_rcpts.push_back(p->address);
         m_domain = domain;
+        m_excluded = excluded;
     } else if (m_rcpts.empty()) {
         // nothing accepted yet: the next recipient (maybe of another domain) starts afresh
         co_await m_delivery->end();
@@ -580,10 +623,13 @@ awaitable<void> Session::data() {
     } else if (write_failed) {
         r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
     } else {
-        const std::string received = fmt::format(
+        std::string received = fmt::format(
             "Received: from {} ([{}])\r\n\tby {} (mailproxy) with {} id {}{}; {}\r\n", m_helo, m_peer,
             m_config->hostname, m_ch.tls() ? "ESMTPS" : (m_esmtp ? "ESMTP" : "SMTP"), m_id,
             m_rcpts.size() == 1 ? fmt::format("\r\n\tfor <{}>", m_rcpts.front()) : "", rfc5322_date());
+        if (m_greylist_delayed > 0)  // the first message of a triplet that waited (postgrey's header)
+            received += fmt::format("X-Greylist: delayed {} seconds by mailproxy at {}; {}\r\n",
+                                    m_greylist_delayed, m_config->hostname, rfc5322_date());
         r = co_await check_and_deliver(received, verdict, action);
         if (r.code == 250 && reader.had_bare_line_end())
             m_srv.log.info("bare_line_end",
@@ -931,6 +977,14 @@ Expected<std::vector<std::string>> Server::start() {
     if (!quarantine)
         return tl::make_unexpected(quarantine.error());
     m->quarantine = std::move(*quarantine);
+    auto greylist = Greylist::open(c.state_dir);
+    if (!greylist)
+        return tl::make_unexpected(greylist.error());
+    m->greylist = std::move(*greylist);
+    const auto now = static_cast<std::int64_t>(::time(nullptr));
+    const GreylistTimes times{c.greylist_delay, c.greylist_retry_window, c.greylist_max_age};
+    if (auto purged = m->greylist->purge(times, now); purged && *purged > 0)
+        m->log.info("greylist_purged", {{"triplets", std::to_string(*purged)}});
     return bound;
 }
 

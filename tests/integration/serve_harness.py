@@ -146,8 +146,10 @@ class Serve:
 class Client:
     """A raw SMTP client: send bytes, read whole replies."""
 
-    def __init__(self, port, timeout=10, host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, timeout=10, host="127.0.0.1", source=None):
+        """`source`: the local address to connect from (any of 127/8 works on Linux's loopback)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):
