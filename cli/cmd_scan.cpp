@@ -1,5 +1,6 @@
 // `mailproxy scan FILE...`: the filter's checks on message files, without a server (mailproxy(1)).
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,18 +23,20 @@ namespace {
 
 /// Exit codes of `scan`: the most severe finding over all files (virus > banned > bad header), else 1
 /// when a file could not be scanned, else 0.
-enum ScanExit : int { k_scan_virus = 10, k_scan_banned = 11, k_scan_bad_header = 12 };
+enum ScanExit : int { k_scan_virus = 10, k_scan_banned = 11, k_scan_bad_header = 12, k_scan_spam = 13 };
 
 struct ScanArgs {
     std::vector<std::string> files;
     std::string entry;
     std::string protection;
     ScannerArgs scanner;
+    SpamArgs spam;
 };
 
 int run_scan(const Globals& g, const ScanArgs& a) {
     // the policy: the entry's, a level's, or every check with no action
     std::optional<entry::Policy> policy;
+    std::optional<entry::MailProxy> the_entry;  // for its lists
     if (!a.entry.empty()) {
         auto domain = entry::normalize_domain(a.entry);
         if (!domain) {
@@ -51,6 +54,7 @@ int run_scan(const Globals& g, const ScanArgs& a) {
             return exit_code_for(e.error().code);
         }
         policy = entry::effective_policy(*e);
+        the_entry = *e;
     } else if (!a.protection.empty()) {
         policy = entry::preset(*entry::parse_protection(a.protection));
     }
@@ -65,12 +69,25 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         }
         scanner = *opened;
     }
+    std::shared_ptr<const filter::SpamEngine> spam_engine;
+    if (options.spam) {
+        auto made = filter::make_spam_engine(a.spam.choice);
+        if (!made) {
+            print_error(made.error().message);
+            return exit_code_for(made.error().code);
+        }
+        spam_engine = *made;
+    }
+    const filter::SpamLists lists{the_entry ? &the_entry->whitelist : nullptr,
+                                  the_entry ? &the_entry->blacklist : nullptr};
     int worst = k_exit_ok;
     const auto rank = [](int code) {
         switch (code) {
             case k_scan_virus:
-                return 4;
+                return 5;
             case k_scan_banned:
+                return 4;
+            case k_scan_spam:
                 return 3;
             case k_scan_bad_header:
                 return 2;
@@ -91,20 +108,31 @@ int run_scan(const Globals& g, const ScanArgs& a) {
                 worst = k_exit_failed;
             continue;
         }
-        const auto r = filter::scan_message(fd.get(), options, scanner.get());
-        // without an entry every category counts, as if each were acted on
+        auto r = filter::scan_message(fd.get(), options, scanner.get());
+        if (options.spam && (spam_engine || the_entry)) {
+            struct stat st {};
+            ::fstat(fd.get(), &st);
+            r.spam = filter::check_spam(fd.get(), static_cast<std::size_t>(st.st_size), spam_engine.get(),
+                                        a.spam.choice.max_size, lists, {});
+        }
+        // without an entry every category counts, as if each were acted on (spam: the MEDIUM scores)
         entry::Policy all;
-        all.virus = all.banned_files = all.header = entry::PolicyMode::quarantine;
-        const auto v = filter::decide(r, policy.value_or(all), a.scanner.scanner_failure == "pass");
+        all.virus = all.banned_files = all.header = all.spam.mode = entry::PolicyMode::quarantine;
+        const auto v = filter::decide(r, policy.value_or(all), a.scanner.scanner_failure == "pass",
+                                      a.spam.spam_failure == "pass");
         std::string verdict = v.category ? std::string(filter::to_string(*v.category)) : "clean";
         int code = k_exit_ok;
         if (v.category == filter::Category::virus)
             code = k_scan_virus;
         else if (v.category == filter::Category::banned)
             code = k_scan_banned;
-        else if (v.category == filter::Category::bad_header)
+        else if (v.category == filter::Category::spam ||
+                 (!v.category && filter::is_spam(r.spam, policy.value_or(all).spam))) {
+            code = k_scan_spam;  // killed, or only marked: spam either way
+            verdict = "spam";
+        } else if (v.category == filter::Category::bad_header)
             code = k_scan_bad_header;
-        else if (!r.scanner_error.empty()) {
+        else if (!r.scanner_error.empty() || r.spam.state == filter::SpamCheck::State::failed) {
             code = k_exit_failed;
             verdict = "error";
         }
@@ -119,8 +147,18 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         if (policy)
             j["action"] = action;
         j["findings"] = findings;
+        if (r.spam.state == filter::SpamCheck::State::scored) {
+            j["spam"] = {{"score", r.spam.score}, {"rules", r.spam.rules}};
+        } else if (r.spam.state == filter::SpamCheck::State::whitelisted ||
+                   r.spam.state == filter::SpamCheck::State::blacklisted) {
+            j["spam"] = {
+                {r.spam.state == filter::SpamCheck::State::whitelisted ? "whitelisted" : "blacklisted",
+                 r.spam.note}};
+        }
         if (!r.scanner_error.empty())
             j["error"] = r.scanner_error;
+        else if (r.spam.state == filter::SpamCheck::State::failed)
+            j["error"] = r.spam.note;
         results.push_back(j);
         if (g.json)
             continue;
@@ -132,8 +170,22 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         std::cout << '\n';
         for (const auto& f : r.findings)
             std::cout << "  " << filter::to_string(f.category) << ": " << f.what << " [" << f.where << "]\n";
+        if (r.spam.state == filter::SpamCheck::State::scored) {
+            std::string rules;
+            for (const auto& rule : r.spam.rules)
+                rules += (rules.empty() ? "" : ",") + rule;
+            std::cout << "  spam: score " << filter::score_text(r.spam.score) << " [" << rules << "]\n";
+        } else if (r.spam.state == filter::SpamCheck::State::whitelisted) {
+            std::cout << "  spam: not scored, whitelisted sender " << r.spam.note << '\n';
+        } else if (r.spam.state == filter::SpamCheck::State::blacklisted) {
+            std::cout << "  spam: blacklisted sender " << r.spam.note << '\n';
+        } else if (r.spam.state == filter::SpamCheck::State::too_big) {
+            std::cout << "  spam: not scored, " << r.spam.note << '\n';
+        }
         if (!r.scanner_error.empty())
             std::cout << "  error: " << r.scanner_error << '\n';
+        if (r.spam.state == filter::SpamCheck::State::failed)
+            std::cout << "  error: " << r.spam.note << '\n';
     }
     if (g.json)
         std::cout << json_text(results);
@@ -157,6 +209,7 @@ void register_scan(Cli& cli) {
                           ->type_name("LEVEL");
     entry_opt->excludes(level_opt);
     add_scanner_options(cmd, a->scanner);
+    add_spam_options(cmd, a->spam);
     const Globals& g = cli.globals;
     cmd->callback([&cli, &g, a] { cli.run = [&g, a] { return run_scan(g, *a); }; });
 }

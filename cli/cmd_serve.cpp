@@ -36,6 +36,7 @@ struct ServeArgs {
     int connect_timeout = 30;
     std::string target_tls = "opportunistic";
     ScannerArgs scanner;
+    SpamArgs spam;
     std::int64_t greylist_delay = 300;
     std::int64_t greylist_retry_window = 2 * 86400;
     std::int64_t greylist_max_age = 35 * 86400;
@@ -71,6 +72,8 @@ std::shared_ptr<const daemon::ServeConfig> config_of(const Globals& g, const Ser
     c->target_tls = a.target_tls;
     c->scanner = a.scanner.choice;
     c->scanner_failure = a.scanner.scanner_failure;
+    c->spam = a.spam.choice;
+    c->spam_failure = a.spam.spam_failure;
     c->greylist_delay = a.greylist_delay;
     c->greylist_retry_window = a.greylist_retry_window;
     c->greylist_max_age = a.greylist_max_age;
@@ -188,6 +191,7 @@ void register_serve(Cli& cli) {
         ->type_name("MODE")
         ->capture_default_str();
     add_scanner_options(cmd, a->scanner);
+    add_spam_options(cmd, a->spam);
     cmd->add_option(
            "--greylist-delay", a->greylist_delay,
            "Greylisting: seconds a new (network, sender, recipient) must wait before a retry is taken")

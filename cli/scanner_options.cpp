@@ -25,4 +25,23 @@ void add_scanner_options(CLI::App* cmd, ScannerArgs& a) {
         ->capture_default_str();
 }
 
+void add_spam_options(CLI::App* cmd, SpamArgs& a) {
+    cmd->add_option("--spam-engine", a.choice.engine,
+                    "Spam scores from spamd:IP:PORT, spamd:unix:/path, rspamd:http://IP:PORT, or none")
+        ->type_name("ENGINE")
+        ->capture_default_str();
+    cmd->add_option("--spam-timeout", a.choice.timeout, "Seconds for one spam scoring, 1 to 3600")
+        ->type_name("SECONDS")
+        ->capture_default_str();
+    cmd->add_option("--spam-max-size", a.choice.max_size, "Larger messages are not sent for scoring (logged)")
+        ->type_name("BYTES")
+        ->capture_default_str();
+    with_choices(
+        cmd->add_option("--spam-failure", a.spam_failure,
+                        "When the spam engine fails: tempfail (451; scan: exit 1) or pass (unscored)"),
+        {"tempfail", "pass"})
+        ->type_name("MODE")
+        ->capture_default_str();
+}
+
 }  // namespace mailproxy::cli

@@ -29,8 +29,8 @@ _mailproxy_options() {
         'zone push') echo '-h --help --proxy-host --custom-host --address --replace --preference --ttl --revert --target --dry-run --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'enable') echo '-h --help --target --admin --protection --zone-file --push --origin --serial --proxy-host --custom-host --address --replace --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'disable') echo '-h --help --target --zone-file --push --origin --serial --proxy-host --custom-host --address --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'serve') echo '-h --help --listen --state-dir --hostname --tls-cert --tls-key --max-message-size --max-recipients --max-connections --max-connections-per-ip --user --log --command-timeout --data-timeout --target-timeout --connect-timeout --target-tls --clamav-db --clamd --clamd-timeout --scanner-failure --greylist-delay --greylist-retry-window --greylist-max-age --check-config --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'scan') echo '-h --help --entry --protection --clamav-db --clamd --clamd-timeout --scanner-failure --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'serve') echo '-h --help --listen --state-dir --hostname --tls-cert --tls-key --max-message-size --max-recipients --max-connections --max-connections-per-ip --user --log --command-timeout --data-timeout --target-timeout --connect-timeout --target-tls --clamav-db --clamd --clamd-timeout --scanner-failure --spam-engine --spam-timeout --spam-max-size --spam-failure --greylist-delay --greylist-retry-window --greylist-max-age --check-config --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'scan') echo '-h --help --entry --protection --clamav-db --clamd --clamd-timeout --scanner-failure --spam-engine --spam-timeout --spam-max-size --spam-failure --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns ping') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'completion') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
@@ -206,6 +206,10 @@ _mailproxy_option_value() {
         'serve --clamd') echo 'any' ;;
         'serve --clamd-timeout') echo 'any' ;;
         'serve --scanner-failure') echo 'choices tempfail pass' ;;
+        'serve --spam-engine') echo 'any' ;;
+        'serve --spam-timeout') echo 'any' ;;
+        'serve --spam-max-size') echo 'any' ;;
+        'serve --spam-failure') echo 'choices tempfail pass' ;;
         'serve --greylist-delay') echo 'any' ;;
         'serve --greylist-retry-window') echo 'any' ;;
         'serve --greylist-max-age') echo 'any' ;;
@@ -218,6 +222,10 @@ _mailproxy_option_value() {
         'scan --clamd') echo 'any' ;;
         'scan --clamd-timeout') echo 'any' ;;
         'scan --scanner-failure') echo 'choices tempfail pass' ;;
+        'scan --spam-engine') echo 'any' ;;
+        'scan --spam-timeout') echo 'any' ;;
+        'scan --spam-max-size') echo 'any' ;;
+        'scan --spam-failure') echo 'choices tempfail pass' ;;
         'scan --config') echo 'file' ;;
         'scan --store') echo 'dir' ;;
         'scan --backend') echo 'choices local autodns' ;;

@@ -19,6 +19,8 @@ packages=(
   swaks postfix
   # the filter's tests: ClamAV's test files and clamd
   clamav-testfiles clamav-daemon
+  # spam scoring: SpamAssassin (spamd, spamc, its rules) and rspamd, offline with local rules
+  spamassassin spamd spamc rspamd
   # the libFuzzer targets (tests/fuzz)
   clang libclang-rt-14-dev
 )

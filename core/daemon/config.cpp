@@ -49,6 +49,10 @@ std::vector<std::string> check(const ServeConfig& c) {
         errors.push_back(fmt::format("target-tls: {} is not none, opportunistic or required", c.target_tls));
     if (c.scanner.clamd_timeout < 1 || c.scanner.clamd_timeout > 3600)
         errors.push_back(fmt::format("clamd-timeout: {} is not 1 to 3600 seconds", c.scanner.clamd_timeout));
+    if (auto spam = filter::make_spam_engine(c.spam); !spam)
+        errors.push_back(spam.error().message);
+    if (c.spam_failure != "tempfail" && c.spam_failure != "pass")
+        errors.push_back(fmt::format("spam-failure: {} is not tempfail or pass", c.spam_failure));
     if (c.greylist_delay < 1 || c.greylist_delay > 86400)
         errors.push_back(fmt::format("greylist-delay: {} is not 1 to 86400 seconds", c.greylist_delay));
     if (c.greylist_retry_window <= c.greylist_delay || c.greylist_retry_window > 30 * 86400)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/filter/spam.hpp"
 #include "core/filter/virus.hpp"
 
 namespace mailproxy::daemon {
@@ -33,6 +34,8 @@ struct ServeConfig {
     std::string target_tls = "opportunistic";        ///< none, opportunistic, required
     filter::ScannerChoice scanner;                   ///< clamav-db, clamd, clamd-timeout
     std::string scanner_failure = "tempfail";        ///< tempfail or pass: a virus scan that fails
+    filter::SpamChoice spam;                         ///< spam-engine, spam-timeout, spam-max-size
+    std::string spam_failure = "tempfail";           ///< tempfail or pass: a spam engine that fails
     std::int64_t greylist_delay = 300;               ///< seconds a new triplet must wait
     std::int64_t greylist_retry_window = 2 * 86400;  ///< seconds after the first try the retry may come
     std::int64_t greylist_max_age = 35 * 86400;      ///< seconds a passed triplet is kept unused

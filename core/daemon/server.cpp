@@ -111,6 +111,7 @@ struct Server::Impl {
     bool reloading = false;
     bool cut_off = false;  // a second SIGTERM/SIGINT stopped the loop with sessions in flight
     std::shared_ptr<const filter::VirusScanner> scanner;  // opened before `ready`, again at SIGHUP
+    std::shared_ptr<const filter::SpamEngine> spam;       // null: no engine (the lists still apply)
     std::unique_ptr<Quarantine> quarantine;
     std::unique_ptr<Greylist> greylist;
     asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
@@ -184,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
                  std::string_view verdict = "clean");
     /// The checks and their action (DESIGN §5.2, §5.3) on the spooled message; the reply for the client.
     /// `verdict` and `action` get the words for the summary line.
-    awaitable<Reply> check_and_deliver(const std::string& received, std::string& verdict,
+    awaitable<Reply> check_and_deliver(const std::string& received, std::size_t size, std::string& verdict,
                                        std::string& action);
     /// Runs `f` on the pool for blocking work; the session goes on on its loop with the result.
     /// GCC 12 destroys a temporary in a co_await expression twice (the argument here among them): `f`
@@ -221,6 +222,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::int64_t m_greylist_delayed = 0;  // seconds a triplet of this transaction waited, first time through
     entry::Policy m_policy;               // its policy, as the transaction began
     std::string m_admin;                  // its quarantine digest address
+    entry::MailList m_whitelist;          // its sender lists (DESIGN §5.4)
+    entry::MailList m_blacklist;
     std::unique_ptr<Delivery> m_delivery;
     std::string m_id;
     int m_spool = -1;  // the file the message is received into, read back for the target
@@ -542,6 +545,8 @@ awaitable<void> Session::rcpt(const smtp::Command& c) {
         o.tls_client = &m_srv.tls_client;
         o.pool = &m_srv.pool;
         m_policy = entry::effective_policy(it->second);
+        m_whitelist = it->second.whitelist;
+        m_blacklist = it->second.blacklist;
         m_admin = it->second.admin;
         m_delivery = make_delivery(*target, co_await asio::this_coro::executor, o);
         auto r = co_await m_delivery->begin(m_mail->address, m_eight_bit, m_declared_size);
@@ -630,7 +635,7 @@ awaitable<void> Session::data() {
         if (m_greylist_delayed > 0)  // the first message of a triplet that waited (postgrey's header)
             received += fmt::format("X-Greylist: delayed {} seconds by mailproxy at {}; {}\r\n",
                                     m_greylist_delayed, m_config->hostname, rfc5322_date());
-        r = co_await check_and_deliver(received, verdict, action);
+        r = co_await check_and_deliver(received, reader.size(), verdict, action);
         if (r.code == 250 && reader.had_bare_line_end())
             m_srv.log.info("bare_line_end",
                            {{"id", m_id}, {"client", m_peer}, {"action", "normalised to CRLF"}});
@@ -648,20 +653,74 @@ awaitable<void> Session::data() {
     co_await reset_transaction();
 }
 
-awaitable<Reply> Session::check_and_deliver(const std::string& received, std::string& verdict_text,
-                                            std::string& action_text) {
+namespace {
+
+std::string_view spam_state_text(filter::SpamCheck::State s) {
+    switch (s) {
+        case filter::SpamCheck::State::off:
+            return "off";
+        case filter::SpamCheck::State::excluded:
+            return "excluded";
+        case filter::SpamCheck::State::whitelisted:
+            return "whitelisted";
+        case filter::SpamCheck::State::blacklisted:
+            return "blacklisted";
+        case filter::SpamCheck::State::too_big:
+            return "too-big";
+        case filter::SpamCheck::State::scored:
+            return "scored";
+        case filter::SpamCheck::State::failed:
+            return "failed";
+    }
+    return "?";
+}
+
+}  // namespace
+
+awaitable<Reply> Session::check_and_deliver(const std::string& received, std::size_t size,
+                                            std::string& verdict_text, std::string& action_text) {
     const auto options = filter::options_for(m_policy);
     const auto scanner = m_srv.scanner;  // held to the end, even if SIGHUP swaps in another meanwhile
+    const auto spam_engine = m_srv.spam;
     filter::ScanResult scan;
-    if (options.virus || options.banned || options.header) {
-        auto task = [fd = m_spool, &options, s = scanner.get()] {
-            return filter::scan_message(fd, options, s);
+    if (options.virus || options.banned || options.header || options.spam) {
+        filter::SpamContext context{m_peer, m_helo, m_mail ? m_mail->address : "", m_rcpts, m_id};
+        const filter::SpamLists lists{&m_whitelist, &m_blacklist};
+        const bool score = options.spam && !m_excluded;  // excluded recipients are not scored
+        const std::size_t max_size = m_config->spam.max_size;
+        auto task = [fd = m_spool, &options, s = scanner.get(), e = spam_engine.get(), &context, &lists,
+                     score, size, max_size] {
+            auto r = filter::scan_message(fd, options, s);
+            if (score)
+                r.spam = filter::check_spam(fd, size, e, max_size, lists, context);
+            return r;
         };
         scan = co_await blocking(std::move(task));
+        if (options.spam && m_excluded)
+            scan.spam.state = filter::SpamCheck::State::excluded;
     }
-    const auto verdict = filter::decide(scan, m_policy, m_config->scanner_failure == "pass");
-    verdict_text = verdict.category ? std::string(filter::to_string(*verdict.category))
-                                    : (scan.scanner_error.empty() ? "clean" : "unscanned");
+    const auto verdict =
+        filter::decide(scan, m_policy, m_config->scanner_failure == "pass", m_config->spam_failure == "pass");
+    if (scan.spam.state == filter::SpamCheck::State::failed)
+        m_srv.log.error("spam", {{"id", m_id}, {"error", scan.spam.note}});
+    else if (scan.spam.state == filter::SpamCheck::State::too_big)
+        m_srv.log.info("spam_skipped", {{"id", m_id}, {"reason", "size"}, {"size", scan.spam.note}});
+    else if (scan.spam.state != filter::SpamCheck::State::off)
+        m_srv.log.info("spam", {{"id", m_id},
+                                {"state", spam_state_text(scan.spam.state)},
+                                {"score", scan.spam.state == filter::SpamCheck::State::scored
+                                              ? filter::score_text(scan.spam.score)
+                                              : ""},
+                                {"address", scan.spam.state == filter::SpamCheck::State::whitelisted ||
+                                                    scan.spam.state == filter::SpamCheck::State::blacklisted
+                                                ? scan.spam.note
+                                                : ""}});
+    verdict_text =
+        verdict.category              ? std::string(filter::to_string(*verdict.category))
+        : !scan.scanner_error.empty() ? "unscanned"
+        : m_policy.spam.mode != entry::PolicyMode::disabled && filter::is_spam(scan.spam, m_policy.spam)
+            ? "spam"  // marked, below kill
+            : "clean";
     if (!scan.scanner_error.empty())
         m_srv.log.error("scan", {{"id", m_id}, {"error", scan.scanner_error}});
     std::string headers = received;
@@ -728,11 +787,31 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::st
         }
         case filter::Action::deliver_alert:
             headers += "X-MailProxy-Alert: BAD HEADER, " + reason + "\r\n";
-            co_return co_await m_delivery->data(headers, m_spool);
+            break;
         case filter::Action::deliver:
             break;
     }
-    co_return co_await m_delivery->data(headers, m_spool);
+    // DESIGN §5.3 spam marking of the message as sent: headers, and maybe the subject's tag
+    const auto marks = m_policy.spam.mode == entry::PolicyMode::disabled
+                           ? filter::SpamMarks{}
+                           : filter::spam_marks(scan.spam, m_policy.spam);
+    headers += marks.headers;
+    if (!marks.subject_prefix)
+        co_return co_await m_delivery->data(headers, m_spool);
+    const int tagged = m_srv.spool_files.take();
+    if (tagged < 0)
+        co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
+    auto task = [from = m_spool, tagged] { return filter::write_with_subject_tag(from, tagged, "+++SPAM "); };
+    auto ok = co_await blocking(std::move(task));
+    Reply r;
+    if (!ok) {
+        m_srv.log.error("spam", {{"id", m_id}, {"error", ok.error().message}});
+        r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
+    } else {
+        r = co_await m_delivery->data(headers, tagged);
+    }
+    m_srv.spool_files.give(tagged);
+    co_return r;
 }
 
 }  // namespace mailproxy::daemon
@@ -799,6 +878,7 @@ void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
             if (fresh) {
                 config = fresh;
                 scanner = fresh_scanner;  // scans under way keep the old one until they end
+                spam = *filter::make_spam_engine(fresh->spam);  // checked by check()
                 log.info("reload", {{"entries", std::to_string(entries.size())},
                                     {"virus_scanner", scanner->describe()},
                                     {"result", "ok"}});
@@ -917,6 +997,15 @@ Expected<std::vector<std::string>> Server::start() {
     }
     m->scanner = *scanner;
     m->log.info("virus_scanner", {{"scanner", m->scanner->describe()}});
+    m->spam = *filter::make_spam_engine(c.spam);  // checked by check()
+    if (!m->spam) {
+        m->log.info("spam_engine",
+                    {{"engine", "none"}, {"note", "spam scoring is off; the lists still apply"}});
+    } else if (auto why = m->spam->ping(); !why.empty()) {
+        return fail(ErrorCode::unavailable, why);
+    } else {
+        m->log.info("spam_engine", {{"engine", m->spam->describe()}});
+    }
 
     if (!c.tls_cert.empty()) {
         m->tls_server = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);

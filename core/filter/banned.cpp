@@ -73,6 +73,8 @@ std::string_view to_string(Category c) {
             return "banned";
         case Category::bad_header:
             return "bad-header";
+        case Category::spam:
+            return "spam";
     }
     return "?";
 }

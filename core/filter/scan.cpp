@@ -15,6 +15,7 @@ ScanOptions options_for(const entry::Policy& p) {
     o.virus = p.virus != entry::PolicyMode::disabled;
     o.banned = p.banned_files != entry::PolicyMode::disabled;
     o.header = p.header != entry::PolicyMode::disabled;
+    o.spam = p.spam.mode != entry::PolicyMode::disabled;
     return o;
 }
 
@@ -85,21 +86,38 @@ std::string_view to_string(Action a) {
     return "?";
 }
 
-Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure) {
-    const std::pair<Category, entry::PolicyMode> order[] = {
-        {Category::virus, p.virus}, {Category::banned, p.banned_files}, {Category::bad_header, p.header}};
+Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure, bool spam_pass_on_failure) {
+    const auto find = [&](Category c) {
+        return std::find_if(r.findings.begin(), r.findings.end(),
+                            [c](const Finding& f) { return f.category == c; });
+    };
+    const bool spam_counts = p.spam.mode != entry::PolicyMode::disabled && r.spam.counts();
+    const bool killed =
+        spam_counts && (r.spam.state == SpamCheck::State::blacklisted || r.spam.score >= p.spam.kill);
+    const std::pair<Category, entry::PolicyMode> order[] = {{Category::virus, p.virus},
+                                                            {Category::banned, p.banned_files},
+                                                            {Category::spam, p.spam.mode},
+                                                            {Category::bad_header, p.header}};
+    Verdict v;
     for (const auto& [category, mode] : order) {
         if (mode == entry::PolicyMode::disabled)
             continue;
-        const auto it = std::find_if(r.findings.begin(), r.findings.end(),
-                                     [c = category](const Finding& f) { return f.category == c; });
-        if (it == r.findings.end())
-            continue;
-        Verdict v;
+        if (category == Category::spam) {
+            if (!killed)
+                continue;
+            v.reason = r.spam.state == SpamCheck::State::blacklisted
+                           ? fmt::format("spam: blacklisted sender {}", r.spam.note)
+                           : fmt::format("spam: score {} at or above {}", score_text(r.spam.score),
+                                         score_text(p.spam.kill));
+        } else {
+            const auto it = find(category);
+            if (it == r.findings.end())
+                continue;
+            v.reason = category == Category::virus
+                           ? fmt::format("virus {}", it->what)
+                           : fmt::format("{}: {} ({})", to_string(category), it->what, it->where);
+        }
         v.category = category;
-        v.reason = category == Category::virus
-                       ? fmt::format("virus {}", it->what)
-                       : fmt::format("{}: {} ({})", to_string(category), it->what, it->where);
         switch (mode) {
             case entry::PolicyMode::quarantine:
                 v.action = Action::quarantine;
@@ -108,21 +126,24 @@ Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure
                 v.action = Action::discard;
                 break;
             default:
-                v.action = category == Category::bad_header ? Action::deliver_alert : Action::deliver_wrapped;
+                v.action = category == Category::bad_header ? Action::deliver_alert
+                           : category == Category::spam     ? Action::deliver
+                                                            : Action::deliver_wrapped;
                 break;
         }
-        // a message that would be delivered may still hold the virus the failed scan did not see
-        if (v.action != Action::quarantine && v.action != Action::discard && !r.scanner_error.empty() &&
-            p.virus != entry::PolicyMode::disabled && !pass_on_failure) {
+        break;
+    }
+    // a message that would be delivered may still hold the virus the failed scan did not see, or be
+    // spam the failed engine did not score
+    if (v.action != Action::quarantine && v.action != Action::discard) {
+        if (!r.scanner_error.empty() && p.virus != entry::PolicyMode::disabled && !pass_on_failure) {
             v.action = Action::tempfail;
             v.reason = "virus scanner failed: " + r.scanner_error;
+        } else if (r.spam.state == SpamCheck::State::failed && p.spam.mode != entry::PolicyMode::disabled &&
+                   !spam_pass_on_failure) {
+            v.action = Action::tempfail;
+            v.reason = "spam engine failed: " + r.spam.note;
         }
-        return v;
-    }
-    Verdict v;
-    if (!r.scanner_error.empty() && p.virus != entry::PolicyMode::disabled && !pass_on_failure) {
-        v.action = Action::tempfail;
-        v.reason = "virus scanner failed: " + r.scanner_error;
     }
     return v;
 }

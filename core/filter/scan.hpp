@@ -8,6 +8,7 @@
 #include "core/filter/banned.hpp"
 #include "core/filter/findings.hpp"
 #include "core/filter/mime.hpp"
+#include "core/filter/spam.hpp"
 #include "core/filter/virus.hpp"
 
 namespace mailproxy::filter {
@@ -17,6 +18,7 @@ struct ScanOptions {
     bool virus = true;
     bool banned = true;
     bool header = true;
+    bool spam = true;  ///< for options_for(): the entry's spam.mode is not DISABLED
     MimeLimits mime;
     ArchiveLimits archive;
     std::size_t max_header_bytes = 1u << 20;  ///< of the header section read for the header checks
@@ -31,6 +33,7 @@ struct ScanResult {
     std::vector<Finding> findings;  ///< in the order virus, banned, bad header
     bool virus_scanned = false;     ///< the virus scanner looked at the whole message
     std::string scanner_error;      ///< why it could not ("" when it did or was not asked to)
+    SpamCheck spam;                 ///< filled by the caller (check_spam), when options.spam
     bool has(Category c) const;
 };
 
@@ -49,13 +52,16 @@ enum class Action {
 };
 std::string_view to_string(Action a);
 
-/// The first finding in the order virus > banned > bad header decides, with its category's mode.
-/// A scanner failure on a message with no finding gives `tempfail` unless `pass_on_failure`.
+/// The first finding in the order virus > banned > spam at or above kill (or blacklisted) > bad header
+/// decides, with its category's mode (spam: spam.mode; ACCEPT delivers, marked). A scanner failure,
+/// or a spam engine failure, on a message that would be delivered gives `tempfail` unless
+/// `pass_on_failure` or `spam_pass_on_failure`.
 struct Verdict {
     std::optional<Category> category;  ///< the deciding category; none when clean
     Action action = Action::deliver;
     std::string reason;  ///< "virus Eicar-Signature", "banned: extension .js (1.2 a.js)", ...
 };
-Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure);
+Verdict decide(const ScanResult& r, const entry::Policy& p, bool pass_on_failure,
+               bool spam_pass_on_failure = false);
 
 }  // namespace mailproxy::filter

@@ -73,6 +73,56 @@ std::string header_value(std::string_view section, std::string_view name) {
     return value.substr(0, 200);
 }
 
+namespace {
+
+/// Copies `original` from `offset` to its end onto `out`.
+Expected<void> copy_rest(int original, int out, off_t offset) {
+    char buf[65536];
+    for (;;) {
+        const auto n = ::pread(original, buf, sizeof buf, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
+        if (n == 0)
+            return {};
+        offset += n;
+        if (!util::write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
+            return fail(ErrorCode::io,
+                        fmt::format("the message cannot be written: {}", std::strerror(errno)));
+    }
+}
+
+}  // namespace
+
+Expected<void> write_with_subject_tag(int original, int out, std::string_view tag) {
+    std::string head(256 * 1024, '\0');
+    const auto got = ::pread(original, head.data(), head.size(), 0);
+    if (got < 0)
+        return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
+    head.resize(static_cast<std::size_t>(got));
+    const auto section = header_section(head);
+    // the offset just after "Subject:" and its blanks, in the first Subject field
+    std::size_t at = std::string::npos;
+    for (std::size_t pos = 0; pos < section.size();) {
+        if (util::to_lower(section.substr(pos, 8)) == "subject:") {
+            at = pos + 8;
+            while (at < section.size() && (section[at] == ' ' || section[at] == '\t'))
+                ++at;
+            break;
+        }
+        const auto nl = section.find('\n', pos);
+        if (nl == std::string_view::npos)
+            break;
+        pos = nl + 1;
+    }
+    const std::string before =
+        at == std::string::npos ? fmt::format("Subject: {}\r\n", tag) : head.substr(0, at) + std::string(tag);
+    if (!util::write_all(out, before))
+        return fail(ErrorCode::io, fmt::format("the message cannot be written: {}", std::strerror(errno)));
+    return copy_rest(original, out, at == std::string::npos ? 0 : static_cast<off_t>(at));
+}
+
 Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning) {
     // the header section of the original, for the fields copied to the new message
     std::string head(256 * 1024, '\0');
@@ -100,23 +150,14 @@ Expected<void> write_wrapped(int original, int out, const std::vector<std::strin
     if (!util::write_all(out, text))
         return fail(ErrorCode::io,
                     fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
-    char buf[65536];
-    off_t offset = 0;
     bool ends_in_newline = true;
-    for (;;) {
-        const auto n = ::pread(original, buf, sizeof buf, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
-        if (n == 0)
-            break;
-        offset += n;
-        ends_in_newline = buf[n - 1] == '\n';
-        if (!util::write_all(out, std::string_view(buf, static_cast<std::size_t>(n))))
-            return fail(ErrorCode::io,
-                        fmt::format("the wrapped message cannot be written: {}", std::strerror(errno)));
+    if (const auto size = ::lseek(original, 0, SEEK_END); size > 0) {
+        char last = '\n';
+        if (::pread(original, &last, 1, size - 1) == 1)
+            ends_in_newline = last == '\n';
     }
+    if (auto ok = copy_rest(original, out, 0); !ok)
+        return ok;
     const auto end = fmt::format("{}--{}--\r\n", ends_in_newline ? "" : "\r\n", boundary);
     if (!util::write_all(out, end))
         return fail(ErrorCode::io,

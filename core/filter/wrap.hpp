@@ -14,6 +14,11 @@ namespace mailproxy::filter {
 /// `message/rfc822`. Lines end in CR LF.
 Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning);
 
+/// DESIGN §5.3 spam marking: writes to `out` (an empty file) the message in `original` with `tag`
+/// ("+++SPAM ") put at the start of its Subject (after "Subject:" and its blanks), or with a
+/// "Subject: <tag>" line first when it has none. Every other byte stays.
+Expected<void> write_with_subject_tag(int original, int out, std::string_view tag);
+
 /// The first value of header `name` (unfolded, at most 200 characters) in a header section; "" if none.
 std::string header_value(std::string_view section, std::string_view name);
 

@@ -62,6 +62,7 @@ class GreylistTest(MailproxyTest):
         self.assertEqual(code, 450, text)
         self.assertIn("4.7.1 greylisted, try again in 2 seconds", text)
         self.assertTrue(srv.wait_log("event=greylisted"), srv.log())
+        self.assertIn("note=\"spam scoring is off; the lists still apply\"", srv.log())
         code, text = self.rcpt(srv, "alice@sender.example", "u@grey.example")
         self.assertEqual(code, 450, text)  # too early
         time.sleep(2.2)
