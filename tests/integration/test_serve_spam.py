@@ -58,7 +58,10 @@ class SpamBase:
         super().tearDown()
 
     def send(self, to, data, sender="alice@sender.example"):
-        c = Client(self.srv.port, timeout=20).greet()
+        return self.send_to(self.srv, to, data, sender)
+
+    def send_to(self, srv, to, data, sender="alice@sender.example"):
+        c = Client(srv.port, timeout=20).greet()
         c.cmd(f"MAIL FROM:<{sender}>", 250)
         c.cmd(f"RCPT TO:<{to}>", 250)
         c.cmd("DATA", 354)
@@ -193,6 +196,24 @@ class SpamBase:
 
 class SpamdTest(SpamBase, MailproxyTest):
     Engine = Spamd
+
+    def test_an_engine_that_is_gone_gives_451_and_serve_does_not_start_without_it(self):
+        gone = Spamd(os.path.join(self.tmp, "gone"))
+        srv = Serve(self, "--spam-engine", gone.spec, "--state-dir", os.path.join(self.tmp, "state2"))
+        try:
+            gone.stop()
+            code, text = self.send_to(srv, "u@medium.example", message(body="See you at noon.\n"))
+            self.assertEqual(code, 451, text)
+            self.assertTrue(srv.wait_log("cannot be reached: Connection refused"), srv.log())
+            self.assertIn("level=error event=spam", srv.log())
+        finally:
+            srv.stop()
+        self.assertEqual(self.delivered("medium.example"), [])
+        r = self.run_mp("--store", self.store, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                        os.path.join(self.tmp, "state3"), "--clamav-db", write_signatures(os.path.join(self.tmp, "db")),
+                        "--spam-engine", gone.spec)
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn(f"spamd at 127.0.0.1:{gone.port} cannot be reached", r.err)
 
 
 class RspamdTest(SpamBase, MailproxyTest):
