@@ -127,7 +127,8 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         else if (v.category == filter::Category::banned)
             code = k_scan_banned;
         else if (v.category == filter::Category::spam ||
-                 (!v.category && filter::is_spam(r.spam, policy.value_or(all).spam))) {
+                 ((!v.category || v.category == filter::Category::bad_header) &&
+                  filter::is_spam(r.spam, policy.value_or(all).spam))) {
             code = k_scan_spam;  // killed, or only marked: spam either way
             verdict = "spam";
         } else if (v.category == filter::Category::bad_header)

@@ -68,7 +68,10 @@ Expected<Greylist::Decision> Greylist::check(const std::string& network, const s
     get.bind(1, network).bind(2, sender).bind(3, recipient);
     Decision d;
     std::int64_t first = now;
-    if (get.row()) {
+    const bool found = get.row();
+    if (get.failed())
+        return failed();  // not "unknown": that would greylist a passed triplet again
+    if (found) {
         first = get.integer(0);
         const auto last = get.integer(1);
         const bool passed = get.integer(2) != 0;

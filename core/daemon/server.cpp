@@ -63,8 +63,13 @@ std::string mirror(const Reply& r) {
     return smtp::reply_lines(r.code, r.lines);
 }
 
+/// The client's address; an IPv4 client of a dual-stack listener (::ffff:a.b.c.d) as a.b.c.d, as it is
+/// logged, greylisted, written in Received: and told to the spam engine.
 std::string peer_text(const asio::ip::tcp::endpoint& ep) {
-    return ep.address().to_string();
+    const auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+    return a.to_string();
 }
 
 /// Text from the message (a file name, a virus name) made safe for a reply or a header line: printable
@@ -115,6 +120,7 @@ struct Server::Impl {
     std::unique_ptr<Quarantine> quarantine;
     std::unique_ptr<Greylist> greylist;
     asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
+    asio::thread_pool greylisting{1};  // its SQLite lookups, never behind a scan that waits for an engine
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
     awaitable<void> refuse(asio::ip::tcp::socket s, std::string why);
@@ -190,13 +196,15 @@ class Session : public std::enable_shared_from_this<Session> {
     /// Runs `f` on the pool for blocking work; the session goes on on its loop with the result.
     /// GCC 12 destroys a temporary in a co_await expression twice (the argument here among them): `f`
     /// must be named by the caller and hold nothing with a destructor (pointers, not shared_ptr).
+    /// `pool`: the blocking pool, or another (greylisting has its own, so that scans waiting for an
+    /// engine do not hold up RCPT).
     template <typename F>
-    awaitable<std::invoke_result_t<F>> blocking(F f) {
+    awaitable<std::invoke_result_t<F>> blocking(F f, asio::thread_pool* pool = nullptr) {
         static_assert(std::is_trivially_destructible_v<F>, "GCC 12: a task must be trivially destructible");
         using R = std::invoke_result_t<F>;
         co_return co_await asio::co_spawn(
-            m_srv.blocking, [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); },
-            asio::use_awaitable);
+            pool != nullptr ? *pool : m_srv.blocking,
+            [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, asio::use_awaitable);
     }
 
     Server::Impl& m_srv;
@@ -513,7 +521,7 @@ awaitable<void> Session::rcpt(const smtp::Command& c) {
         auto task = [g = m_srv.greylist.get(), &network, &sender, &recipient, &times, now] {
             return g->check(network, sender, recipient, times, now);
         };
-        const auto d = co_await blocking(std::move(task));
+        const auto d = co_await blocking(std::move(task), &m_srv.greylisting);
         if (!d) {  // greylisting is a spam measure: mail is not held up when its database fails
             m_srv.log.error("greylist", {{"id", m_id}, {"error", d.error().message}});
         } else if (!d->pass) {
@@ -684,7 +692,9 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
     const auto spam_engine = m_srv.spam;
     filter::ScanResult scan;
     if (options.virus || options.banned || options.header || options.spam) {
-        filter::SpamContext context{m_peer, m_helo, m_mail ? m_mail->address : "", m_rcpts, m_id};
+        filter::SpamContext context{
+            m_peer,  m_helo, m_mail && !m_mail->address.empty() ? m_mail->address : "<>",
+            m_rcpts, m_id,   received};
         const filter::SpamLists lists{&m_whitelist, &m_blacklist};
         const bool score = options.spam && !m_excluded;  // excluded recipients are not scored
         const std::size_t max_size = m_config->spam.max_size;
@@ -796,12 +806,17 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
                            ? filter::SpamMarks{}
                            : filter::spam_marks(scan.spam, m_policy.spam);
     headers += marks.headers;
-    if (!marks.subject_prefix)
+    // X-Spam-* fields the sender wrote are removed (a forged "X-Spam-Flag: NO" must not reach the
+    // target): the message is then copied, as it is for the subject's tag
+    if (!marks.subject_prefix && !scan.spam_fields)
         co_return co_await m_delivery->data(headers, m_spool);
     const int tagged = m_srv.spool_files.take();
     if (tagged < 0)
         co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
-    auto task = [from = m_spool, tagged] { return filter::write_with_subject_tag(from, tagged, "+++SPAM "); };
+    const bool prefix = marks.subject_prefix;
+    auto task = [from = m_spool, tagged, prefix] {
+        return filter::write_marked(from, tagged, prefix ? "+++SPAM " : "");
+    };
     auto ok = co_await blocking(std::move(task));
     Reply r;
     if (!ok) {
@@ -877,7 +892,9 @@ void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
         asio::post(io, [this, fresh = std::move(fresh), fresh_scanner = std::move(fresh_scanner)] {
             if (fresh) {
                 config = fresh;
-                scanner = fresh_scanner;  // scans under way keep the old one until they end
+                // scans under way keep the old one until they end; freeing a big signature database
+                // takes a while: not on the loop
+                asio::post(blocking, [old = std::exchange(scanner, fresh_scanner)] {});
                 spam = *filter::make_spam_engine(fresh->spam);  // checked by check()
                 log.info("reload", {{"entries", std::to_string(entries.size())},
                                     {"virus_scanner", scanner->describe()},

@@ -47,7 +47,7 @@ Expected<std::shared_ptr<const ClamdScanner>> ClamdScanner::open(const std::stri
         return fail(ErrorCode::unavailable, x.error());
     const auto version = clean_reply(x.receive(k_max_reply, "\0"sv));
     if (version.empty())
-        return fail(ErrorCode::unavailable, x.error());
+        return fail(ErrorCode::unavailable, "clamd at " + address + " gave no answer to VERSION");
     if (!version.starts_with("ClamAV "))
         return fail(ErrorCode::unavailable,
                     fmt::format("clamd at {}: an unexpected answer to VERSION: {}", address, version));
@@ -91,7 +91,8 @@ VirusResult ClamdScanner::scan(int fd) const {
         return {VirusResult::Kind::error, x.error()};
     const auto r = clean_reply(x.receive(k_max_reply, "\0"sv));
     if (r.empty())
-        return {VirusResult::Kind::error, x.error()};
+        return {VirusResult::Kind::error,
+                x.error().empty() ? "clamd at " + m_address + " gave no reply" : x.error()};
     if (r == "stream: OK")
         return {};
     if (r.starts_with("stream: ") && r.ends_with(" FOUND") && r.size() > 14)

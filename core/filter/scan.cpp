@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/filter/headers.hpp"
+#include "core/filter/wrap.hpp"
 
 namespace mailproxy::filter {
 
@@ -33,10 +34,24 @@ ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* 
             if (v.kind == VirusResult::Kind::virus)
                 r.findings.push_back({Category::virus, v.text, "message"});
             else if (v.kind == VirusResult::Kind::error)
-                r.scanner_error = v.text;
+                r.scanner_error =
+                    v.text.empty() ? "the virus scanner failed" : v.text;  // never "" on failure
             r.virus_scanned = v.kind != VirusResult::Kind::error;
         }
     }
+    // the header section: read in steps until its end shows (most are a few KiB), at most the bound
+    std::string head;
+    char buf[16384];
+    while (head.size() < options.max_header_bytes) {
+        const auto n = ::pread(fd, buf, std::min(sizeof buf, options.max_header_bytes - head.size()),
+                               static_cast<off_t>(head.size()));
+        if (n <= 0)
+            break;
+        head.append(buf, static_cast<std::size_t>(n));
+        if (header_section(head).size() < head.size())
+            break;
+    }
+    r.spam_fields = has_spam_fields(header_section(head));
     if (!options.banned && !options.header)
         return r;
     std::vector<Finding> banned;
@@ -50,18 +65,6 @@ ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* 
                           fmt::format("not all parts were checked ({})", walk.incomplete_why), "message"});
     r.findings.insert(r.findings.end(), banned.begin(), banned.end());
     if (options.header) {
-        // the header section: read in steps until its end shows (most are a few KiB), at most the bound
-        std::string head;
-        char buf[16384];
-        while (head.size() < options.max_header_bytes) {
-            const auto n = ::pread(fd, buf, std::min(sizeof buf, options.max_header_bytes - head.size()),
-                                   static_cast<off_t>(head.size()));
-            if (n <= 0)
-                break;
-            head.append(buf, static_cast<std::size_t>(n));
-            if (header_section(head).size() < head.size())
-                break;
-        }
         auto found = check_headers(header_section(head), walk, options.mbox_from_line);
         r.findings.insert(r.findings.end(), found.begin(), found.end());
     }

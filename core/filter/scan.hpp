@@ -34,6 +34,7 @@ struct ScanResult {
     bool virus_scanned = false;     ///< the virus scanner looked at the whole message
     std::string scanner_error;      ///< why it could not ("" when it did or was not asked to)
     SpamCheck spam;                 ///< filled by the caller (check_spam), when options.spam
+    bool spam_fields = false;       ///< the message came with X-Spam-* fields (they are removed)
     bool has(Category c) const;
 };
 

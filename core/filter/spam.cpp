@@ -59,6 +59,11 @@ std::string send_message(util::Connection& x, const std::string& head, int fd, s
     return "";
 }
 
+/// "HTTP/1.x 200 ...": the request worked.
+bool http_ok(std::string_view status) {
+    return status.size() >= 12 && status.starts_with("HTTP/1.") && status.substr(9, 3) == "200";
+}
+
 std::optional<double> parse_number(std::string_view s) {
     s = util::trim(s);
     double v = 0;
@@ -75,14 +80,16 @@ class Spamd : public SpamEngine {
     Spamd(std::string where, util::SocketAddress a, int timeout)
         : m_where(std::move(where)), m_address(a), m_timeout(timeout) {}
 
-    SpamScore score(int fd, std::size_t size, const SpamContext&) const override {
+    SpamScore score(int fd, std::size_t size, const SpamContext& context) const override {
         SpamScore r;
         util::Connection x(who(), Clock::now() + std::chrono::seconds(m_timeout));
         if (!x.connect(m_address)) {
             r.error = x.error();
             return r;
         }
-        const auto head = fmt::format("SYMBOLS SPAMC/1.5\r\nContent-length: {}\r\n\r\n", size);
+        // our Received: first, as the target will get it: SpamAssassin finds the client there
+        const auto head = fmt::format("SYMBOLS SPAMC/1.5\r\nContent-length: {}\r\n\r\n{}",
+                                      size + context.received.size(), context.received);
         if (auto why = send_message(x, head, fd, size); !why.empty()) {
             r.error = why;
             return r;
@@ -157,7 +164,8 @@ class Spamd : public SpamEngine {
                     comma = body.size();
                 const auto name = util::trim(body.substr(pos, comma - pos));
                 if (!name.empty())
-                    r.rules.push_back(header_safe(name.substr(0, 64)));
+                    r.rules.push_back(
+                        header_safe(name.substr(0, 60)));  // "tests=[" + 60 + "," fits a folded line
                 pos = comma + 1;
             }
         }
@@ -202,7 +210,7 @@ class Rspamd : public SpamEngine {
         }
         const auto status_end = reply.find("\r\n");
         const auto status = std::string_view(reply).substr(0, status_end);
-        if (!status.starts_with("HTTP/1.") || status.substr(9, 3) != "200") {
+        if (!http_ok(status)) {
             r.error = fmt::format("{}: {}", who(), header_safe(status.substr(0, 200)));
             return r;
         }
@@ -220,7 +228,7 @@ class Rspamd : public SpamEngine {
         if (json.contains("symbols") && json["symbols"].is_object()) {
             for (const auto& [name, _] : json["symbols"].items()) {
                 if (r.rules.size() < 200)
-                    r.rules.push_back(header_safe(std::string_view(name).substr(0, 64)));
+                    r.rules.push_back(header_safe(std::string_view(name).substr(0, 60)));
             }
         }
         r.ok = true;
@@ -236,7 +244,7 @@ class Rspamd : public SpamEngine {
         const auto reply = x.receive(4096);
         if (reply.empty())
             return x.error();
-        if (!reply.starts_with("HTTP/1.") || reply.substr(9, 3) != "200")
+        if (!http_ok(reply))
             return fmt::format("{}: an unexpected answer to /ping: {}", who(),
                                header_safe(reply.substr(0, reply.find("\r\n"))));
         return "";

@@ -17,6 +17,8 @@ struct SpamContext {
     std::string sender;
     std::vector<std::string> recipients;
     std::string queue_id;
+    std::string
+        received;  ///< our Received: line(s), sent ahead of the message (spamd reads the client there)
 };
 
 /// An engine's answer: the score and the names of the rules that hit, or why there is none.

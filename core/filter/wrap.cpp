@@ -95,32 +95,72 @@ Expected<void> copy_rest(int original, int out, off_t offset) {
 
 }  // namespace
 
-Expected<void> write_with_subject_tag(int original, int out, std::string_view tag) {
+bool is_spam_field(std::string_view line) {
+    const auto lower = util::to_lower(line.substr(0, 16));
+    return lower.starts_with("x-spam-flag:") || lower.starts_with("x-spam-status:") ||
+           lower.starts_with("x-spam-level:") || lower.starts_with("x-spam-score:");
+}
+
+bool has_spam_fields(std::string_view section) {
+    HeaderLines lines(section);
+    std::string_view line;
+    bool continuation = false;
+    while (lines.next(line, continuation)) {
+        if (!continuation && is_spam_field(line))
+            return true;
+    }
+    return false;
+}
+
+Expected<void> write_marked(int original, int out, std::string_view tag) {
     std::string head(256 * 1024, '\0');
     const auto got = ::pread(original, head.data(), head.size(), 0);
     if (got < 0)
         return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
     head.resize(static_cast<std::size_t>(got));
     const auto section = header_section(head);
-    // the offset just after "Subject:" and its blanks, in the first Subject field
-    std::size_t at = std::string::npos;
+    std::string text;  // the new header section
+    bool dropping = false;
+    bool tagged = tag.empty();
     for (std::size_t pos = 0; pos < section.size();) {
-        if (util::to_lower(section.substr(pos, 8)) == "subject:") {
-            at = pos + 8;
-            while (at < section.size() && (section[at] == ' ' || section[at] == '\t'))
-                ++at;
-            break;
+        auto nl = section.find('\n', pos);
+        nl = nl == std::string_view::npos ? section.size() : nl + 1;
+        const auto line = section.substr(pos, nl - pos);  // with its line end
+        pos = nl;
+        if (line.empty())
+            continue;
+        if (line.front() == ' ' || line.front() == '\t') {
+            if (!dropping)
+                text += line;
+            continue;
         }
-        const auto nl = section.find('\n', pos);
-        if (nl == std::string_view::npos)
-            break;
-        pos = nl + 1;
+        dropping = is_spam_field(line);
+        if (dropping)
+            continue;
+        if (!tagged && util::to_lower(line.substr(0, 8)) == "subject:") {
+            tagged = true;
+            auto value_at = std::size_t{8};
+            while (value_at < line.size() && (line[value_at] == ' ' || line[value_at] == '\t'))
+                ++value_at;
+            const auto body = line.size() - (line.ends_with("\r\n") ? 2 : line.ends_with('\n') ? 1 : 0);
+            // a line that the tag would take past 998: the value goes on a folded line of its own
+            const bool fold = body + tag.size() > 998;
+            text += std::string(line.substr(0, value_at)) + std::string(tag);
+            if (fold) {
+                while (text.back() == ' ')
+                    text.pop_back();
+                text += "\r\n ";
+            }
+            text += line.substr(value_at);
+            continue;
+        }
+        text += line;
     }
-    const std::string before =
-        at == std::string::npos ? fmt::format("Subject: {}\r\n", tag) : head.substr(0, at) + std::string(tag);
-    if (!util::write_all(out, before))
+    if (!tagged)
+        text.insert(0, fmt::format("Subject: {}\r\n", tag));
+    if (!util::write_all(out, text))
         return fail(ErrorCode::io, fmt::format("the message cannot be written: {}", std::strerror(errno)));
-    return copy_rest(original, out, at == std::string::npos ? 0 : static_cast<off_t>(at));
+    return copy_rest(original, out, static_cast<off_t>(section.size()));
 }
 
 Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning) {

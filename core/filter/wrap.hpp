@@ -14,10 +14,14 @@ namespace mailproxy::filter {
 /// `message/rfc822`. Lines end in CR LF.
 Expected<void> write_wrapped(int original, int out, const std::vector<std::string>& warning);
 
-/// DESIGN §5.3 spam marking: writes to `out` (an empty file) the message in `original` with `tag`
-/// ("+++SPAM ") put at the start of its Subject (after "Subject:" and its blanks), or with a
+/// DESIGN §5.3 spam marking: writes to `out` (an empty file) the message in `original` without the
+/// X-Spam-Flag, -Status, -Level and -Score fields it came with (only ours may reach the target, as
+/// amavisd-new does), and with `tag` ("+++SPAM ", or "" for none) put at the start of its Subject, or a
 /// "Subject: <tag>" line first when it has none. Every other byte stays.
-Expected<void> write_with_subject_tag(int original, int out, std::string_view tag);
+Expected<void> write_marked(int original, int out, std::string_view tag);
+
+/// Whether a header section has an X-Spam-Flag, -Status, -Level or -Score field.
+bool has_spam_fields(std::string_view section);
 
 /// The first value of header `name` (unfolded, at most 200 characters) in a header section; "" if none.
 std::string header_value(std::string_view section, std::string_view name);

@@ -143,12 +143,12 @@ std::string Connection::receive(std::size_t most, std::string_view end) {
         if (!end.empty()) {
             if (const auto at = r.find(end); at != std::string::npos) {
                 r.resize(at);
-                return r;
+                break;
             }
         }
     }
     if (r.empty())
-        m_error = fmt::format("{} closed the connection without a reply", m_who);
+        m_error = fmt::format("{} gave no reply", m_who);
     return r;
 }
 

@@ -68,11 +68,15 @@ Statement& Statement::bind(int i, long long value) {
 }
 
 bool Statement::row() {
-    return sqlite3_step(m_st) == SQLITE_ROW;
+    const int r = sqlite3_step(m_st);
+    m_failed = r != SQLITE_ROW && r != SQLITE_DONE;
+    return r == SQLITE_ROW;
 }
 
 bool Statement::done() {
-    return sqlite3_step(m_st) == SQLITE_DONE;
+    const int r = sqlite3_step(m_st);
+    m_failed = r != SQLITE_ROW && r != SQLITE_DONE;
+    return r == SQLITE_DONE;
 }
 
 long long Statement::integer(int column) const {

@@ -50,11 +50,14 @@ class Statement {
     /// One step: true for a row (row()) or for the end of a statement without rows (done()).
     bool row();
     bool done();
+    /// The last step failed (neither a row nor the end): row() false does not mean "no row" then.
+    bool failed() const { return m_failed; }
     long long integer(int column) const;
     ::sqlite3_stmt* get() const { return m_st; }
 
   private:
     ::sqlite3_stmt* m_st = nullptr;
+    bool m_failed = false;
 };
 
 }  // namespace mailproxy::util

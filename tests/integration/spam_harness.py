@@ -48,14 +48,14 @@ class Engine:
 class Spamd(Engine):
     """spamd with the rules Debian ships, no network tests (-L), no user configuration."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, children=2):
         os.makedirs(directory, exist_ok=True)
         self.port = free_port()
         self.spec = f"spamd:127.0.0.1:{self.port}"
         self.log = open(os.path.join(directory, "spamd.log"), "w")
         self.proc = subprocess.Popen(
             ["/usr/sbin/spamd", "-L", f"--listen=127.0.0.1:{self.port}", "-u", "nobody", "-x",
-             "--syslog=stderr", "--max-children=2", f"--pidfile={directory}/spamd.pid"],
+             "--syslog=stderr", f"--max-children={children}", f"--pidfile={directory}/spamd.pid"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_answer(self.port, b"PING SPAMC/1.5\r\n\r\n", b"PONG", self.proc, "spamd")
 

@@ -81,6 +81,54 @@ class ScanTest(MailproxyTest):
         r = self.run_mp("scan", "--clamd", clamd.socket, "--clamd-timeout", "0", clean, expect=2)
         self.assertIn("clamd-timeout: 0 is not 1 to 3600 seconds", r.err)
 
+    def test_broken_peers_are_scanner_failures_not_passes(self):
+        """A clamd that answers VERSION, then nothing (an empty reply), and an HTTP server whose status line is
+        cut short, standing in for rspamd: each is an error for the file, never a clean verdict or a crash."""
+        import socket
+        import threading
+        path = os.path.join(self.tmp, "broken.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(8)
+        web = socket.socket()
+        web.bind(("127.0.0.1", 0))
+        web.listen(8)
+
+        def clamd():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                with c:
+                    request = c.recv(16)
+                    c.sendall(b"ClamAV 1.4.6/1/x\0" if request.startswith(b"zVERSION") else b"\r\n\0")
+
+        def http():
+            while True:
+                try:
+                    c, _ = web.accept()
+                except OSError:
+                    return
+                with c:
+                    c.recv(65536)
+                    c.sendall(b"HTTP/1.1\r\n\r\n")
+
+        for f in (clamd, http):
+            threading.Thread(target=f, daemon=True).start()
+        clean = self.file("c.eml", message())
+        try:
+            r = self.run_mp("scan", "--clamd", path, clean, expect=1)
+            self.assertIn(f"{clean}: error", r.out)
+            self.assertIn(f"clamd at {path} gave no reply", r.out)
+            r = self.run_mp("scan", "--clamav-db", self.db, "--spam-engine",
+                            f"rspamd:http://127.0.0.1:{web.getsockname()[1]}", clean, expect=1)
+            self.assertIn("error: rspamd at http://127.0.0.1:", r.out)
+            self.assertIn("HTTP/1.1", r.out)
+        finally:
+            srv.close()
+            web.close()
+
     def test_eicar_in_the_body_and_clean_mail(self):
         eicar = self.file("eicar.eml", message(body=EICAR.decode() + "\n"))
         clean = self.file("clean.eml", message())

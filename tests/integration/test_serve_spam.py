@@ -95,6 +95,19 @@ class SpamBase:
         self.assertIsNone(ham["X-Spam-Flag"])
         self.assertTrue(ham["X-Spam-Status"].startswith("No, score="), ham["X-Spam-Status"])
         self.assertTrue(self.srv.wait_log("state=scored"), self.srv.log())
+        # X-Spam fields the sender wrote never reach the target, scored or not (an excluded recipient)
+        forged = message(subject="forged", body=GTUBE + "\n",
+                         headers={"X-Spam-Flag": "NO", "X-Spam-Status": "No, score=-100"})
+        self.assertEqual(self.send("u@medium.example", forged)[0], 250)
+        m = self.delivered("medium.example")[-1]
+        self.assertEqual(m.get_all("X-Spam-Flag"), ["YES"])
+        self.assertEqual(len(m.get_all("X-Spam-Status")), 1)
+        self.assertTrue(m["X-Spam-Status"].startswith("Yes, "))
+        self.assertEqual(self.send("vip@lists.example", forged)[0], 250)
+        m = self.delivered("lists.example")[-1]
+        self.assertIsNone(m["X-Spam-Flag"])
+        self.assertIsNone(m["X-Spam-Status"])
+        self.assertEqual(m["Subject"], "forged")
 
     def test_kill_5_quarantines_or_rejects_gtube(self):
         code, text = self.send("u@quar.example", message(body=GTUBE + "\n"))

@@ -103,4 +103,35 @@ TEST_SUITE("filter") {
         ::close(in);
         ::close(out);
     }
+
+    TEST_CASE("spam marking: the subject's tag, X-Spam fields of the sender removed, long subjects folded") {
+        const auto run = [](const std::string& original, std::string_view tag) {
+            const int in = ::memfd_create("in", 0);
+            const int out = ::memfd_create("out", 0);
+            REQUIRE(::write(in, original.data(), original.size()) == static_cast<ssize_t>(original.size()));
+            REQUIRE(write_marked(in, out, tag));
+            std::string text(4096, '\0');
+            const auto n = ::pread(out, text.data(), text.size(), 0);
+            text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+            ::close(in);
+            ::close(out);
+            return text;
+        };
+        const std::string m =
+            "From: a@b.example\r\nX-Spam-Flag: NO\r\nSubject:  offer\r\nX-Spam-Status: No, score=-5\r\n"
+            "\ttests=[FAKE]\r\nx-spam-level: \r\nX-Spam-Other: kept\r\n\r\nbody\r\nX-Spam-Flag: body\r\n";
+        CHECK(has_spam_fields(header_section(m)));
+        CHECK(run(m, "+++SPAM ") ==
+              "From: a@b.example\r\nSubject:  +++SPAM offer\r\nX-Spam-Other: kept\r\n\r\nbody\r\n"
+              "X-Spam-Flag: body\r\n");
+        CHECK(run(m, "") ==
+              "From: a@b.example\r\nSubject:  offer\r\nX-Spam-Other: kept\r\n\r\nbody\r\n"
+              "X-Spam-Flag: body\r\n");
+        CHECK(run("From: a@b.example\r\n\r\nx\r\n", "+++SPAM ") ==
+              "Subject: +++SPAM \r\nFrom: a@b.example\r\n\r\nx\r\n");
+        const std::string long_subject = "Subject: " + std::string(985, 'x') + "\r\n\r\nx\r\n";
+        const auto folded = run(long_subject, "+++SPAM ");
+        CHECK(folded == "Subject: +++SPAM\r\n " + std::string(985, 'x') + "\r\n\r\nx\r\n");
+        CHECK_FALSE(has_spam_fields("From: a@b.example\r\nX-Spam-Other: x\r\n"));
+    }
 }
