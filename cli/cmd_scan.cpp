@@ -130,7 +130,8 @@ int run_scan(const Globals& g, const ScanArgs& a) {
                  ((!v.category || v.category == filter::Category::bad_header) &&
                   filter::is_spam(r.spam, policy.value_or(all).spam))) {
             code = k_scan_spam;  // killed, or only marked: spam either way
-            verdict = "spam";
+            if (!v.category)
+                verdict = "spam";  // a bad header still names the verdict, as in serve's log
         } else if (v.category == filter::Category::bad_header)
             code = k_scan_bad_header;
         else if (!r.scanner_error.empty() || r.spam.state == filter::SpamCheck::State::failed) {

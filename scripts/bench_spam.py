@@ -27,14 +27,16 @@ def corpus(directory, limit):
 
 
 def spamc(port, path):
-    """spamc's verdict on the message as serve gives it to spamd: after a Received: line for this hop (as a
-    before-queue filter must write it, spamass-milter does the same), so that both see the same bytes."""
+    """spamc's verdict on the message as serve gives it to spamd: CR LF line ends, after a Received: line of
+    the same form (a before-queue filter must write it: spamass-milter does the same), so that both score
+    the same bytes but for the time and the queue id. "error" when spamc could not score it."""
     with open(path, "rb") as f:
-        data = f.read()
-    received = (b"Received: from bench.test ([127.0.0.1])\r\n\tby bench.test (mailproxy) with ESMTP id 000000000000;"
-                b" " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()).encode() + b"\r\n")
+        data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    received = (b"Received: from bench.test ([127.0.0.1])\r\n\tby bench.test (mailproxy) with ESMTP id 000000000000"
+                b"\r\n\tfor <u@example.com>; " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()).encode() +
+                b"\r\n")
     r = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", str(port), "-c"], input=received + data, capture_output=True)
-    return "spam" if r.returncode == 1 else "ham"
+    return {0: "ham", 1: "spam"}.get(r.returncode, "error")
 
 
 def smtp_send(port, messages, replies):
@@ -157,7 +159,9 @@ def main():
         print(f"\n{name:8s} {'verdict spam':>14s} {'verdict ham':>12s}")
         for t in ("spam", "ham"):
             print(f"{'is ' + t:8s} {table[(t, 'spam')]:14d} {table[(t, 'ham')]:12d}")
-    both = [p for p, _ in messages if p in by_path]
+    errors = [p for p, v in direct.items() if v == "error"]
+    print(f"\nspamc could not score {len(errors)} messages")
+    both = [p for p, _ in messages if p in by_path and direct[p] != "error"]
     disagree = [p for p in both if direct[p] != by_path[p]]
     print(f"\nverdicts compared: {len(both)}; they differ on {len(disagree)}")
     for p in disagree[:10]:

@@ -119,7 +119,8 @@ struct Server::Impl {
     std::shared_ptr<const filter::SpamEngine> spam;       // null: no engine (the lists still apply)
     std::unique_ptr<Quarantine> quarantine;
     std::unique_ptr<Greylist> greylist;
-    asio::thread_pool blocking{std::max(2u, std::thread::hardware_concurrency())};  // scans, quarantine
+    // scans, quarantine; its tasks often wait for clamd or a spam engine: more threads than cores
+    asio::thread_pool blocking{std::max(8u, 2 * std::thread::hardware_concurrency())};
     asio::thread_pool greylisting{1};  // its SQLite lookups, never behind a scan that waits for an engine
 
     awaitable<void> accept(asio::ip::tcp::acceptor& acceptor);
@@ -688,7 +689,7 @@ std::string_view spam_state_text(filter::SpamCheck::State s) {
 awaitable<Reply> Session::check_and_deliver(const std::string& received, std::size_t size,
                                             std::string& verdict_text, std::string& action_text) {
     const auto options = filter::options_for(m_policy);
-    const auto scanner = m_srv.scanner;  // held to the end, even if SIGHUP swaps in another meanwhile
+    auto scanner = m_srv.scanner;  // held through the scan, even if SIGHUP swaps in another meanwhile
     const auto spam_engine = m_srv.spam;
     filter::ScanResult scan;
     if (options.virus || options.banned || options.header || options.spam) {
@@ -734,9 +735,11 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
     if (!scan.scanner_error.empty())
         m_srv.log.error("scan", {{"id", m_id}, {"error", scan.scanner_error}});
     std::string headers = received;
+    const auto product = scanner ? scanner->product() : std::string();
+    // the last owner of a database SIGHUP replaced frees it, which takes a while: on the pool
+    asio::post(m_srv.blocking, [done = std::move(scanner)] {});
     if (scan.virus_scanned)
-        headers +=
-            fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", scanner->product(), m_config->hostname);
+        headers += fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", product, m_config->hostname);
     else if (options.virus)
         headers +=
             fmt::format("X-Virus-Scanned: no, the scanner failed, at {} (mailproxy)\r\n", m_config->hostname);

@@ -47,7 +47,8 @@ Expected<std::shared_ptr<const ClamdScanner>> ClamdScanner::open(const std::stri
         return fail(ErrorCode::unavailable, x.error());
     const auto version = clean_reply(x.receive(k_max_reply, "\0"sv));
     if (version.empty())
-        return fail(ErrorCode::unavailable, "clamd at " + address + " gave no answer to VERSION");
+        return fail(ErrorCode::unavailable,
+                    x.error().empty() ? "clamd at " + address + " gave no answer to VERSION" : x.error());
     if (!version.starts_with("ClamAV "))
         return fail(ErrorCode::unavailable,
                     fmt::format("clamd at {}: an unexpected answer to VERSION: {}", address, version));

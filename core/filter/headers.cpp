@@ -1,5 +1,7 @@
 #include "core/filter/headers.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -73,6 +75,24 @@ std::string_view header_section(std::string_view message) {
         pos = nl + 1;
     }
     return message;
+}
+
+std::string read_header_part(int fd, std::size_t most) {
+    std::string head;
+    char buf[16384];
+    while (head.size() < most) {
+        const auto n =
+            ::pread(fd, buf, std::min(sizeof buf, most - head.size()), static_cast<off_t>(head.size()));
+        if (n <= 0)
+            return head;  // the whole message
+        head.append(buf, static_cast<std::size_t>(n));
+        if (header_section(head).size() < head.size())
+            return head;
+    }
+    // no end within the bound: whole lines only, so that no field is cut in two
+    const auto nl = head.rfind('\n');
+    head.resize(nl == std::string::npos ? 0 : nl + 1);
+    return head;
 }
 
 std::vector<Finding> check_headers(std::string_view section, const MimeWalk& mime, bool mbox_from_line) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,10 @@ class HeaderLines {
 
 /// The header section of a message: the bytes before the first empty line (LF or CR LF line ends).
 std::string_view header_section(std::string_view message);
+
+/// The start of the message in `fd` up to the end of its header section (read in steps, from offset 0),
+/// at most `most` bytes. When the section does not end within them, the bytes up to the last whole line.
+std::string read_header_part(int fd, std::size_t most);
 
 /// DESIGN §5.2 step 4 on the message's header section, as sent (no decoding): raw 8-bit, NUL or CR,
 /// folded lines of only whitespace, lines over 998 characters, lines that are not `name: value`,

@@ -39,18 +39,7 @@ ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* 
             r.virus_scanned = v.kind != VirusResult::Kind::error;
         }
     }
-    // the header section: read in steps until its end shows (most are a few KiB), at most the bound
-    std::string head;
-    char buf[16384];
-    while (head.size() < options.max_header_bytes) {
-        const auto n = ::pread(fd, buf, std::min(sizeof buf, options.max_header_bytes - head.size()),
-                               static_cast<off_t>(head.size()));
-        if (n <= 0)
-            break;
-        head.append(buf, static_cast<std::size_t>(n));
-        if (header_section(head).size() < head.size())
-            break;
-    }
+    const auto head = read_header_part(fd, options.max_header_bytes);
     r.spam_fields = has_spam_fields(header_section(head));
     if (!options.banned && !options.header)
         return r;

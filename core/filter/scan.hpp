@@ -10,6 +10,7 @@
 #include "core/filter/mime.hpp"
 #include "core/filter/spam.hpp"
 #include "core/filter/virus.hpp"
+#include "core/filter/wrap.hpp"
 
 namespace mailproxy::filter {
 
@@ -21,7 +22,7 @@ struct ScanOptions {
     bool spam = true;  ///< for options_for(): the entry's spam.mode is not DISABLED
     MimeLimits mime;
     ArchiveLimits archive;
-    std::size_t max_header_bytes = 1u << 20;  ///< of the header section read for the header checks
+    std::size_t max_header_bytes = k_max_header_bytes;  ///< of the header section read for the checks
     bool mbox_from_line = false;  ///< a first line "From ..." is an mbox separator, not a header (files)
 };
 

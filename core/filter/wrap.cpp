@@ -75,6 +75,12 @@ std::string header_value(std::string_view section, std::string_view name) {
 
 namespace {
 
+bool is_spam_field(std::string_view line) {
+    const auto lower = util::to_lower(line.substr(0, 16));
+    return lower.starts_with("x-spam-flag:") || lower.starts_with("x-spam-status:") ||
+           lower.starts_with("x-spam-level:") || lower.starts_with("x-spam-score:");
+}
+
 /// Copies `original` from `offset` to its end onto `out`.
 Expected<void> copy_rest(int original, int out, off_t offset) {
     char buf[65536];
@@ -95,12 +101,6 @@ Expected<void> copy_rest(int original, int out, off_t offset) {
 
 }  // namespace
 
-bool is_spam_field(std::string_view line) {
-    const auto lower = util::to_lower(line.substr(0, 16));
-    return lower.starts_with("x-spam-flag:") || lower.starts_with("x-spam-status:") ||
-           lower.starts_with("x-spam-level:") || lower.starts_with("x-spam-score:");
-}
-
 bool has_spam_fields(std::string_view section) {
     HeaderLines lines(section);
     std::string_view line;
@@ -113,11 +113,7 @@ bool has_spam_fields(std::string_view section) {
 }
 
 Expected<void> write_marked(int original, int out, std::string_view tag) {
-    std::string head(256 * 1024, '\0');
-    const auto got = ::pread(original, head.data(), head.size(), 0);
-    if (got < 0)
-        return fail(ErrorCode::io, fmt::format("the message cannot be read: {}", std::strerror(errno)));
-    head.resize(static_cast<std::size_t>(got));
+    const auto head = read_header_part(original, k_max_header_bytes);  // as far as has_spam_fields looks
     const auto section = header_section(head);
     std::string text;  // the new header section
     bool dropping = false;

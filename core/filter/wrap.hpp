@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ Expected<void> write_wrapped(int original, int out, const std::vector<std::strin
 /// amavisd-new does), and with `tag` ("+++SPAM ", or "" for none) put at the start of its Subject, or a
 /// "Subject: <tag>" line first when it has none. Every other byte stays.
 Expected<void> write_marked(int original, int out, std::string_view tag);
+
+/// How much of a header section the checks, write_marked and has_spam_fields read.
+inline constexpr std::size_t k_max_header_bytes = 1u << 20;
 
 /// Whether a header section has an X-Spam-Flag, -Status, -Level or -Score field.
 bool has_spam_fields(std::string_view section);

@@ -102,7 +102,7 @@ class ScanTest(MailproxyTest):
                     return
                 with c:
                     request = c.recv(16)
-                    c.sendall(b"ClamAV 1.4.6/1/x\0" if request.startswith(b"zVERSION") else b"\r\n\0")
+                    c.sendall(b"ClamAV 1.4.6/1/x\0" if request.startswith(b"zVERSION") else b"\0")
 
         def http():
             while True:
@@ -121,6 +121,24 @@ class ScanTest(MailproxyTest):
             r = self.run_mp("scan", "--clamd", path, clean, expect=1)
             self.assertIn(f"{clean}: error", r.out)
             self.assertIn(f"clamd at {path} gave no reply", r.out)
+            mute = os.path.join(self.tmp, "mute.sock")  # answers VERSION with nothing
+            m = socket.socket(socket.AF_UNIX)
+            m.bind(mute)
+            m.listen(8)
+
+            def mute_clamd():
+                try:
+                    c, _ = m.accept()
+                except OSError:
+                    return
+                with c:
+                    c.recv(16)
+                    c.sendall(b"\0")
+
+            threading.Thread(target=mute_clamd, daemon=True).start()
+            r = self.run_mp("scan", "--clamd", mute, clean, expect=1)
+            self.assertIn(f"clamd at {mute} gave no reply", r.err)
+            m.close()
             r = self.run_mp("scan", "--clamav-db", self.db, "--spam-engine",
                             f"rspamd:http://127.0.0.1:{web.getsockname()[1]}", clean, expect=1)
             self.assertIn("error: rspamd at http://127.0.0.1:", r.out)

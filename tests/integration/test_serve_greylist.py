@@ -30,7 +30,8 @@ class GreylistTest(MailproxyTest):
         super().tearDown()
 
     def serve(self):
-        srv = Serve(self, "--greylist-delay", "2")
+        # every address, IPv4 and IPv6: IPv4 clients arrive as ::ffff:a.b.c.d and are logged as a.b.c.d
+        srv = Serve(self, "--greylist-delay", "2", listen=":0")
         self.serves.append(srv)
         return srv
 
@@ -62,6 +63,8 @@ class GreylistTest(MailproxyTest):
         self.assertEqual(code, 450, text)
         self.assertIn("4.7.1 greylisted, try again in 2 seconds", text)
         self.assertTrue(srv.wait_log("event=greylisted"), srv.log())
+        self.assertIn("client=127.0.0.1 ", srv.log())
+        self.assertNotIn("::ffff:", srv.log())
         self.assertIn("note=\"spam scoring is off; the lists still apply\"", srv.log())
         code, text = self.rcpt(srv, "alice@sender.example", "u@grey.example")
         self.assertEqual(code, 450, text)  # too early

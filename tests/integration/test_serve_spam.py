@@ -6,6 +6,7 @@ engine that stops answering or is gone gives 451 and a log line."""
 import email
 import glob
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -45,7 +46,9 @@ class SpamBase:
                                    "--kill-score", "5", "--whitelist", "friend@trusted.example",
                                    "--whitelist", "@friends.example", "--blacklist", "bad@evil.example",
                                    "--exclude", "vip@lists.example"]),
-                ("grey.example", ["--protection", "MEDIUM", "--greylisting", "on", "--exclude", "vip@grey.example"])):
+                ("grey.example", ["--protection", "MEDIUM", "--greylisting", "on", "--exclude", "vip@grey.example"]),
+                ("spamonly.example", ["--protection", "CUSTOM", "--virus", "DISABLED", "--banned-files", "DISABLED",
+                                      "--header", "DISABLED"])):
             self.maildirs[domain] = os.path.join(self.tmp, "maildirs", domain)
             self.run_mp("entry", "create", domain, "--target", "maildir:" + self.maildirs[domain], "--admin",
                         "postmaster@" + domain, *extra, expect=0)
@@ -108,6 +111,11 @@ class SpamBase:
         self.assertIsNone(m["X-Spam-Flag"])
         self.assertIsNone(m["X-Spam-Status"])
         self.assertEqual(m["Subject"], "forged")
+        # an entry with only the spam check: the header section is still read for them
+        self.assertEqual(self.send("u@spamonly.example", forged)[0], 250)
+        [m] = self.delivered("spamonly.example")
+        self.assertEqual(m.get_all("X-Spam-Flag"), ["YES"])
+        self.assertEqual(m["Subject"], "+++SPAM forged")
 
     def test_kill_5_quarantines_or_rejects_gtube(self):
         code, text = self.send("u@quar.example", message(body=GTUBE + "\n"))
@@ -234,9 +242,11 @@ class SpamdTest(SpamBase, MailproxyTest):
 
     def test_an_engine_that_is_gone_gives_451_and_serve_does_not_start_without_it(self):
         gone = Spamd(os.path.join(self.tmp, "gone"))
-        srv = Serve(self, "--spam-engine", gone.spec, "--state-dir", os.path.join(self.tmp, "state2"))
         try:
+            srv = Serve(self, "--spam-engine", gone.spec, "--state-dir", os.path.join(self.tmp, "state2"))
+        finally:
             gone.stop()
+        try:
             code, text = self.send_to(srv, "u@medium.example", message(body="See you at noon.\n"))
             self.assertEqual(code, 451, text)
             self.assertTrue(srv.wait_log("cannot be reached: Connection refused"), srv.log())
@@ -250,6 +260,56 @@ class SpamdTest(SpamBase, MailproxyTest):
         self.assertEqual(r.code, 1, r.err)
         self.assertIn(f"spamd at 127.0.0.1:{gone.port} cannot be reached", r.err)
 
+
+    def test_spamd_gets_our_received_line_ahead_of_the_message(self):
+        """A recording stand-in for spamd (it answers like spamd): what serve sends it."""
+        import socket
+        import threading
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        requests = []
+
+        def fake():
+            while True:
+                try:
+                    c, _ = listener.accept()
+                except OSError:
+                    return
+                with c:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    if head.startswith(b"PING"):
+                        c.sendall(b"SPAMD/1.5 0 PONG\r\n")
+                        continue
+                    length = int(re.search(rb"Content-length: (\d+)", head).group(1))
+                    while len(body) < length:
+                        body += c.recv(65536)
+                    requests.append((head, body))
+                    c.sendall(b"SPAMD/1.1 0 EX_OK\r\nContent-length: 5\r\nSpam: False ; 1.5 / 5.0\r\n\r\nRULE1")
+
+        threading.Thread(target=fake, daemon=True).start()
+        srv = Serve(self, "--spam-engine", f"spamd:127.0.0.1:{listener.getsockname()[1]}", "--state-dir",
+                    os.path.join(self.tmp, "state-fake"))
+        try:
+            original = message(subject="hi", body="Hello.\n")
+            self.assertEqual(self.send_to(srv, "u@medium.example", original)[0], 250)
+            [(head, body)] = requests
+            self.assertTrue(head.startswith(b"SYMBOLS SPAMC/1.5\r\n"), head)
+            self.assertRegex(body, rb"^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby proxy\.test \(mailproxy\) "
+                                   rb"with ESMTP id \S+\r\n\tfor <u@medium\.example>; ")
+            self.assertTrue(body.endswith(original.replace(b"\n", b"\r\n")), body[-200:])
+            m = self.delivered("medium.example")[-1]
+            self.assertTrue(m["X-Spam-Status"].startswith("No, score=1.5 tagged_above=-999 required=6.5"))
+            self.assertIn("tests=[RULE1]", m["X-Spam-Status"])
+        finally:
+            srv.stop()
+            listener.close()
 
     def test_spamd_on_a_unix_socket(self):
         local = Spamd(os.path.join(self.tmp, "unix"), unix=True)
