@@ -727,8 +727,8 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
                                                 ? scan.spam.note
                                                 : ""}});
     verdict_text =
-        verdict.category              ? std::string(filter::to_string(*verdict.category))
-        : !scan.scanner_error.empty() ? "unscanned"
+        verdict.category ? std::string(filter::to_string(*verdict.category))
+        : !scan.scanner_error.empty() || scan.spam.state == filter::SpamCheck::State::failed ? "unscanned"
         : m_policy.spam.mode != entry::PolicyMode::disabled && filter::is_spam(scan.spam, m_policy.spam)
             ? "spam"  // marked, below kill
             : "clean";

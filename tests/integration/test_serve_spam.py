@@ -212,6 +212,7 @@ class SpamBase:
         self.assertLess(time.monotonic() - started, 15)
         self.assertTrue(self.srv.wait_log("event=spam "), self.srv.log())
         self.assertIn("timed out", self.srv.log())
+        self.assertTrue(self.srv.wait_log("verdict=unscanned action=tempfail"), self.srv.log())
         self.engine.resume()
         self.assertEqual(self.send("u@medium.example", message(body="See you at noon.\n"))[0], 250)
         self.assertEqual(len(self.delivered("medium.example")), 1)
