@@ -207,6 +207,26 @@ class Session : public std::enable_shared_from_this<Session> {
             pool != nullptr ? *pool : m_srv.blocking,
             [f = std::move(f)]() mutable -> awaitable<R> { co_return f(); }, asio::use_awaitable);
     }
+    /// Delivers, with `headers` first, a copy of the spooled message that `write(from, to)` makes on
+    /// the pool into a spool file of its own (the wrapped message, the marked one); 451 when it fails
+    /// (logged as event `what`).
+    template <typename W>
+    awaitable<Reply> deliver_copy(const std::string& headers, W write, std::string_view what) {
+        const int copy = m_srv.spool_files.take();
+        if (copy < 0)
+            co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
+        auto task = [write, from = m_spool, copy] { return write(from, copy); };
+        auto ok = co_await blocking(std::move(task));
+        Reply r;
+        if (!ok) {
+            m_srv.log.error(what, {{"id", m_id}, {"error", ok.error().message}});
+            r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
+        } else {
+            r = co_await m_delivery->data(headers, copy);
+        }
+        m_srv.spool_files.give(copy);
+        co_return r;
+    }
 
     Server::Impl& m_srv;
     std::shared_ptr<const ServeConfig>
@@ -770,9 +790,6 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
             co_return Reply{250, {fmt::format("2.0.0 quarantined as {}: {}", *stored, reason)}};
         }
         case filter::Action::deliver_wrapped: {
-            const int wrapped = m_srv.spool_files.take();
-            if (wrapped < 0)
-                co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
             std::vector<std::string> warning;
             if (verdict.category == filter::Category::virus) {
                 warning.push_back("WARNING: contains virus " + safe_text(scan.findings.front().what));
@@ -784,19 +801,8 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
                         warning.push_back(safe_text("  " + f.what + " (" + f.where + ")"));
                 }
             }
-            auto task = [from = m_spool, wrapped, &warning] {
-                return filter::write_wrapped(from, wrapped, warning);
-            };
-            auto ok = co_await blocking(std::move(task));
-            Reply r;
-            if (!ok) {
-                m_srv.log.error("wrap", {{"id", m_id}, {"error", ok.error().message}});
-                r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
-            } else {
-                r = co_await m_delivery->data(headers, wrapped);
-            }
-            m_srv.spool_files.give(wrapped);
-            co_return r;
+            auto write = [&warning](int from, int to) { return filter::write_wrapped(from, to, warning); };
+            co_return co_await deliver_copy(headers, write, "wrap");
         }
         case filter::Action::deliver_alert:
             headers += "X-MailProxy-Alert: BAD HEADER, " + reason + "\r\n";
@@ -813,23 +819,9 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
     // target): the message is then copied, as it is for the subject's tag
     if (!marks.subject_prefix && !scan.spam_fields)
         co_return co_await m_delivery->data(headers, m_spool);
-    const int tagged = m_srv.spool_files.take();
-    if (tagged < 0)
-        co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
-    const bool prefix = marks.subject_prefix;
-    auto task = [from = m_spool, tagged, prefix] {
-        return filter::write_marked(from, tagged, prefix ? "+++SPAM " : "");
-    };
-    auto ok = co_await blocking(std::move(task));
-    Reply r;
-    if (!ok) {
-        m_srv.log.error("spam", {{"id", m_id}, {"error", ok.error().message}});
-        r = Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
-    } else {
-        r = co_await m_delivery->data(headers, tagged);
-    }
-    m_srv.spool_files.give(tagged);
-    co_return r;
+    const std::string_view tag = marks.subject_prefix ? "+++SPAM " : "";
+    auto write = [tag](int from, int to) { return filter::write_marked(from, to, tag); };
+    co_return co_await deliver_copy(headers, write, "spam");
 }
 
 }  // namespace mailproxy::daemon
