@@ -110,6 +110,7 @@ struct Server::Impl {
     bool draining = false;
     fs::path spool;
     SpoolFiles spool_files;                // where messages are received
+    DataBuffers data_buffers;              // what they are read into
     std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
     ConnectionPool pool;                   // idle sessions to targets
     std::thread reloader;                  // SIGHUP's reading and checking, off the event loop
@@ -215,7 +216,13 @@ class Session : public std::enable_shared_from_this<Session> {
         const int copy = m_srv.spool_files.take();
         if (copy < 0)
             co_return Reply{451, {"4.3.0 cannot spool the message here, try again later"}};
-        auto task = [write, from = m_spool, copy] { return write(from, copy); };
+        auto task = [write, from = m_spool, copy]() -> Expected<void> {
+            auto written = write(from, copy);
+            if (written && !SpoolFiles::seal(copy))
+                return fail(ErrorCode::io,
+                            fmt::format("cannot cut the spool file: {}", std::strerror(errno)));
+            return written;
+        };
         auto ok = co_await blocking(std::move(task));
         Reply r;
         if (!ok) {
@@ -630,17 +637,24 @@ awaitable<void> Session::data() {
             write_failed = true;
         out.clear();
     };
-    for (;;) {
-        auto& buf = m_in.buffered();
-        const auto used = reader.feed(buf, out);
-        buf.erase(0, used);
-        if (out.size() >= 65536)
-            write_out();
-        if (reader.done())
-            break;
-        co_await m_in.fill(secs(m_config->data_timeout), 65536);
+    // first what came with the DATA command, then straight from the connection; what follows the end
+    // (pipelined commands) goes back to the line reader
+    auto& buf = m_in.buffered();
+    buf.erase(0, reader.feed(buf, out));
+    if (!reader.done()) {
+        const auto chunk = m_srv.data_buffers.take();
+        while (!reader.done()) {
+            if (out.size() >= 65536)
+                write_out();
+            const auto n = co_await m_ch.read_some(asio::buffer(chunk.data(), DataBuffers::k_size),
+                                                   secs(m_config->data_timeout));
+            const std::string_view got(chunk.data(), n);
+            buf.append(got.substr(reader.feed(got, out)));
+        }
     }
     write_out();
+    if (!write_failed && !SpoolFiles::seal(m_spool))
+        write_failed = true;
     m_in.shrink();
     // no fsync: the spool only buffers the message while the client waits; it is the target's 250 that
     // makes the message safe, and a crash before it leaves the client without an acknowledgement
@@ -709,7 +723,8 @@ std::string_view spam_state_text(filter::SpamCheck::State s) {
 awaitable<Reply> Session::check_and_deliver(const std::string& received, std::size_t size,
                                             std::string& verdict_text, std::string& action_text) {
     const auto options = filter::options_for(m_policy);
-    auto scanner = m_srv.scanner;  // held through the scan, even if SIGHUP swaps in another meanwhile
+    // held through the scan, even if SIGHUP swaps in another meanwhile; only when there is a scan
+    auto scanner = options.virus ? m_srv.scanner : nullptr;
     const auto spam_engine = m_srv.spam;
     filter::ScanResult scan;
     if (options.virus || options.banned || options.header || options.spam) {
@@ -756,8 +771,11 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
         m_srv.log.error("scan", {{"id", m_id}, {"error", scan.scanner_error}});
     std::string headers = received;
     const auto product = scanner ? scanner->product() : std::string();
-    // the last owner of a database SIGHUP replaced frees it, which takes a while: on the pool
-    asio::post(m_srv.blocking, [done = std::move(scanner)] {});
+    // the last owner of a database SIGHUP replaced frees it, which takes a while: on the pool. Every
+    // owner is on this loop (the pool's tasks hold a plain pointer), so the count is exact here; a post
+    // for every message would wake a pool thread for nothing
+    if (scanner && scanner.use_count() == 1)
+        asio::post(m_srv.blocking, [done = std::move(scanner)] {});
     if (scan.virus_scanned)
         headers += fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", product, m_config->hostname);
     else if (options.virus)

@@ -148,6 +148,28 @@ class ServeFilterTest(MailproxyTest):
         self.assertEqual(attached.get_content().as_bytes(policy=policy.compat32).replace(b"\r\n", b"\n").rstrip(),
                          original.rstrip())
 
+    def test_spool_files_used_again_hold_only_the_new_message(self):
+        # serve writes a spool file of a finished message over instead of emptying it: a shorter message
+        # after a longer one, received or wrapped, must come out without a byte of the earlier one
+        stale = "STALE " * 12 + "\n"
+        big = message(body=stale * 4000, attachments=[("invoice.pdf.exe", b"MZ" + stale.encode() * 2000,
+                                                        "application/octet-stream")])
+        small = message(attachments=[("invoice.pdf.exe", b"MZ", "application/octet-stream")])
+        self.assertGreater(len(big), 400_000)
+        for to, data in (("u@medium.example", big), ("u@medium.example", small), ("u@off.example", big),
+                         ("u@off.example", small)):
+            self.assertEqual(self.send(to, data)[0], 250)
+        wrapped_big, wrapped_small = self.delivered("medium.example")
+        self.assertIn(b"STALE", wrapped_big)
+        self.assertNotIn(b"STALE", wrapped_small)
+        m = email.message_from_bytes(self.body_of(wrapped_small), policy=policy.default)
+        _, attached = m.iter_parts()
+        self.assertEqual(attached.get_content().as_bytes(policy=policy.compat32).replace(b"\r\n", b"\n").rstrip(),
+                         small.rstrip())
+        off_big, off_small = self.delivered("off.example")
+        self.assertEqual(self.body_of(off_big), big)
+        self.assertEqual(self.body_of(off_small), small)
+
     def test_bad_header_accept_adds_an_alert_and_off_delivers_unchanged(self):
         bad = message().replace(b"Subject: test\n", b"Subject: test\nSubject: again\n")
         self.assertEqual(self.send("u@header.example", bad)[0], 250)
