@@ -2,10 +2,15 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -31,7 +36,129 @@ struct ScanArgs {
     std::string protection;
     ScannerArgs scanner;
     SpamArgs spam;
+    unsigned jobs = 0;  // 0: one per CPU
 };
+
+int rank(int code) {
+    switch (code) {
+        case k_scan_virus:
+            return 5;
+        case k_scan_banned:
+            return 4;
+        case k_scan_spam:
+            return 3;
+        case k_scan_bad_header:
+            return 2;
+        case k_exit_failed:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+/// One file's outcome: its exit code, its JSON object, its text (unless --json), an error for stderr.
+struct FileResult {
+    int code = k_exit_ok;
+    nlohmann::ordered_json json;
+    std::string text;
+    std::string error;
+};
+
+FileResult scan_one(const std::string& file, bool json, const filter::ScanOptions& options,
+                    const std::optional<entry::Policy>& policy, const filter::VirusScanner* scanner,
+                    const filter::SpamEngine* spam_engine, bool has_lists, const filter::SpamLists& lists,
+                    const ScanArgs& a) {
+    FileResult out;
+    util::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        const std::string why = std::strerror(errno);
+        out.error = fmt::format("{}: cannot be read: {}", file, why);
+        out.json = {{"file", file}, {"error", "cannot be read: " + why}};
+        out.code = k_exit_failed;
+        return out;
+    }
+    auto r = filter::scan_message(fd.get(), options, scanner);
+    if (options.spam && (spam_engine != nullptr || has_lists)) {
+        struct stat st {};
+        ::fstat(fd.get(), &st);
+        r.spam = filter::check_spam(fd.get(), static_cast<std::size_t>(st.st_size), spam_engine,
+                                    a.spam.choice.max_size, lists, {});
+    }
+    // without an entry every category counts, as if each were acted on (spam: the MEDIUM scores)
+    entry::Policy all;
+    all.virus = all.banned_files = all.header = all.spam.mode = entry::PolicyMode::quarantine;
+    const auto v = filter::decide(r, policy.value_or(all), a.scanner.scanner_failure == "pass",
+                                  a.spam.spam_failure == "pass");
+    std::string verdict = v.category ? std::string(filter::to_string(*v.category)) : "clean";
+    int code = k_exit_ok;
+    if (v.category == filter::Category::virus)
+        code = k_scan_virus;
+    else if (v.category == filter::Category::banned)
+        code = k_scan_banned;
+    else if (v.category == filter::Category::spam ||
+             ((!v.category || v.category == filter::Category::bad_header) &&
+              filter::is_spam(r.spam, policy.value_or(all).spam))) {
+        code = k_scan_spam;  // killed, or only marked: spam either way
+        if (!v.category)
+            verdict = "spam";  // a bad header still names the verdict, as in serve's log
+    } else if (v.category == filter::Category::bad_header)
+        code = k_scan_bad_header;
+    else if (!r.scanner_error.empty() || r.spam.state == filter::SpamCheck::State::failed) {
+        code = k_exit_failed;
+        verdict = "error";
+    }
+    out.code = code;
+    const std::string action = policy ? std::string(filter::to_string(v.action)) : "";
+    auto findings = nlohmann::ordered_json::array();
+    for (const auto& f : r.findings)
+        findings.push_back(
+            {{"category", filter::to_string(f.category)}, {"what", f.what}, {"where", f.where}});
+    nlohmann::ordered_json j{{"file", file}, {"verdict", verdict}};
+    if (policy)
+        j["action"] = action;
+    j["findings"] = findings;
+    if (r.spam.state == filter::SpamCheck::State::scored) {
+        j["spam"] = {{"score", r.spam.score}, {"rules", r.spam.rules}};
+    } else if (r.spam.state == filter::SpamCheck::State::whitelisted ||
+               r.spam.state == filter::SpamCheck::State::blacklisted) {
+        j["spam"] = {{r.spam.state == filter::SpamCheck::State::whitelisted ? "whitelisted" : "blacklisted",
+                      r.spam.note}};
+    }
+    if (!r.scanner_error.empty())
+        j["error"] = r.scanner_error;
+    else if (r.spam.state == filter::SpamCheck::State::failed)
+        j["error"] = r.spam.note;
+    out.json = std::move(j);
+    if (json)
+        return out;
+    std::ostringstream t;
+    t << file << ": " << verdict;
+    if (verdict != "clean" && verdict != "error" && v.category == filter::Category::virus)
+        t << " (" << r.findings.front().what << ")";
+    if (policy)
+        t << ", action " << action;
+    t << '\n';
+    for (const auto& f : r.findings)
+        t << "  " << filter::to_string(f.category) << ": " << f.what << " [" << f.where << "]\n";
+    if (r.spam.state == filter::SpamCheck::State::scored) {
+        std::string rules;
+        for (const auto& rule : r.spam.rules)
+            rules += (rules.empty() ? "" : ",") + rule;
+        t << "  spam: score " << filter::score_text(r.spam.score) << " [" << rules << "]\n";
+    } else if (r.spam.state == filter::SpamCheck::State::whitelisted) {
+        t << "  spam: not scored, whitelisted sender " << r.spam.note << '\n';
+    } else if (r.spam.state == filter::SpamCheck::State::blacklisted) {
+        t << "  spam: blacklisted sender " << r.spam.note << '\n';
+    } else if (r.spam.state == filter::SpamCheck::State::too_big) {
+        t << "  spam: not scored, " << r.spam.note << '\n';
+    }
+    if (!r.scanner_error.empty())
+        t << "  error: " << r.scanner_error << '\n';
+    if (r.spam.state == filter::SpamCheck::State::failed)
+        t << "  error: " << r.spam.note << '\n';
+    out.text = std::move(t).str();
+    return out;
+}
 
 int run_scan(const Globals& g, const ScanArgs& a) {
     // the policy: the entry's, a level's, or every check with no action
@@ -80,114 +207,65 @@ int run_scan(const Globals& g, const ScanArgs& a) {
     }
     const filter::SpamLists lists{the_entry ? &the_entry->whitelist : nullptr,
                                   the_entry ? &the_entry->blacklist : nullptr};
-    int worst = k_exit_ok;
-    const auto rank = [](int code) {
-        switch (code) {
-            case k_scan_virus:
-                return 5;
-            case k_scan_banned:
-                return 4;
-            case k_scan_spam:
-                return 3;
-            case k_scan_bad_header:
-                return 2;
-            case k_exit_failed:
-                return 1;
-            default:
-                return 0;
+    // each file on its own, on `jobs` threads (the checks are thread-safe, as serve's pool needs them
+    // to be); each result is printed as soon as those of the files before it are
+    const auto n = a.files.size();
+    std::vector<FileResult> out(n);
+    const auto scan_file = [&](std::size_t i) {
+        try {
+            out[i] = scan_one(a.files[i], g.json, options, policy, scanner.get(), spam_engine.get(),
+                              the_entry.has_value(), lists, a);
+        } catch (const std::exception& e) {
+            out[i] = FileResult{k_exit_failed,
+                                {{"file", a.files[i]}, {"error", e.what()}},
+                                "",
+                                fmt::format("{}: cannot be scanned: {}", a.files[i], e.what())};
         }
     };
+    int worst = k_exit_ok;
     auto results = nlohmann::ordered_json::array();
-    for (const auto& file : a.files) {
-        util::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0) {
-            const std::string why = std::strerror(errno);
-            print_error(fmt::format("{}: cannot be read: {}", file, why));
-            results.push_back({{"file", file}, {"error", "cannot be read: " + why}});
-            if (rank(k_exit_failed) > rank(worst))
-                worst = k_exit_failed;
-            continue;
-        }
-        auto r = filter::scan_message(fd.get(), options, scanner.get());
-        if (options.spam && (spam_engine || the_entry)) {
-            struct stat st {};
-            ::fstat(fd.get(), &st);
-            r.spam = filter::check_spam(fd.get(), static_cast<std::size_t>(st.st_size), spam_engine.get(),
-                                        a.spam.choice.max_size, lists, {});
-        }
-        // without an entry every category counts, as if each were acted on (spam: the MEDIUM scores)
-        entry::Policy all;
-        all.virus = all.banned_files = all.header = all.spam.mode = entry::PolicyMode::quarantine;
-        const auto v = filter::decide(r, policy.value_or(all), a.scanner.scanner_failure == "pass",
-                                      a.spam.spam_failure == "pass");
-        std::string verdict = v.category ? std::string(filter::to_string(*v.category)) : "clean";
-        int code = k_exit_ok;
-        if (v.category == filter::Category::virus)
-            code = k_scan_virus;
-        else if (v.category == filter::Category::banned)
-            code = k_scan_banned;
-        else if (v.category == filter::Category::spam ||
-                 ((!v.category || v.category == filter::Category::bad_header) &&
-                  filter::is_spam(r.spam, policy.value_or(all).spam))) {
-            code = k_scan_spam;  // killed, or only marked: spam either way
-            if (!v.category)
-                verdict = "spam";  // a bad header still names the verdict, as in serve's log
-        } else if (v.category == filter::Category::bad_header)
-            code = k_scan_bad_header;
-        else if (!r.scanner_error.empty() || r.spam.state == filter::SpamCheck::State::failed) {
-            code = k_exit_failed;
-            verdict = "error";
-        }
-        if (rank(code) > rank(worst))
-            worst = code;
-        const std::string action = policy ? std::string(filter::to_string(v.action)) : "";
-        auto findings = nlohmann::ordered_json::array();
-        for (const auto& f : r.findings)
-            findings.push_back(
-                {{"category", filter::to_string(f.category)}, {"what", f.what}, {"where", f.where}});
-        nlohmann::ordered_json j{{"file", file}, {"verdict", verdict}};
-        if (policy)
-            j["action"] = action;
-        j["findings"] = findings;
-        if (r.spam.state == filter::SpamCheck::State::scored) {
-            j["spam"] = {{"score", r.spam.score}, {"rules", r.spam.rules}};
-        } else if (r.spam.state == filter::SpamCheck::State::whitelisted ||
-                   r.spam.state == filter::SpamCheck::State::blacklisted) {
-            j["spam"] = {
-                {r.spam.state == filter::SpamCheck::State::whitelisted ? "whitelisted" : "blacklisted",
-                 r.spam.note}};
-        }
-        if (!r.scanner_error.empty())
-            j["error"] = r.scanner_error;
-        else if (r.spam.state == filter::SpamCheck::State::failed)
-            j["error"] = r.spam.note;
-        results.push_back(j);
+    const auto emit = [&](std::size_t i) {
+        auto r = std::exchange(out[i], {});
+        if (!r.error.empty())
+            print_error(r.error);
+        if (rank(r.code) > rank(worst))
+            worst = r.code;
         if (g.json)
-            continue;
-        std::cout << file << ": " << verdict;
-        if (verdict != "clean" && verdict != "error" && v.category == filter::Category::virus)
-            std::cout << " (" << r.findings.front().what << ")";
-        if (policy)
-            std::cout << ", action " << action;
-        std::cout << '\n';
-        for (const auto& f : r.findings)
-            std::cout << "  " << filter::to_string(f.category) << ": " << f.what << " [" << f.where << "]\n";
-        if (r.spam.state == filter::SpamCheck::State::scored) {
-            std::string rules;
-            for (const auto& rule : r.spam.rules)
-                rules += (rules.empty() ? "" : ",") + rule;
-            std::cout << "  spam: score " << filter::score_text(r.spam.score) << " [" << rules << "]\n";
-        } else if (r.spam.state == filter::SpamCheck::State::whitelisted) {
-            std::cout << "  spam: not scored, whitelisted sender " << r.spam.note << '\n';
-        } else if (r.spam.state == filter::SpamCheck::State::blacklisted) {
-            std::cout << "  spam: blacklisted sender " << r.spam.note << '\n';
-        } else if (r.spam.state == filter::SpamCheck::State::too_big) {
-            std::cout << "  spam: not scored, " << r.spam.note << '\n';
+            results.push_back(std::move(r.json));
+        else
+            std::cout << r.text << std::flush;
+    };
+    const auto jobs =
+        std::min<std::size_t>(n, a.jobs != 0 ? a.jobs : std::max(1u, std::thread::hardware_concurrency()));
+    if (jobs <= 1) {
+        for (std::size_t i = 0; i < n; ++i) {
+            scan_file(i);
+            emit(i);
         }
-        if (!r.scanner_error.empty())
-            std::cout << "  error: " << r.scanner_error << '\n';
-        if (r.spam.state == filter::SpamCheck::State::failed)
-            std::cout << "  error: " << r.spam.note << '\n';
+    } else {
+        std::mutex mu;
+        std::condition_variable cv;
+        std::vector<char> ready(n, 0);
+        std::atomic<std::size_t> next{0};
+        std::vector<std::jthread> workers;
+        for (std::size_t t = 0; t < jobs; ++t)
+            workers.emplace_back([&] {
+                for (std::size_t i = next++; i < n; i = next++) {
+                    scan_file(i);
+                    {
+                        const std::lock_guard lock(mu);
+                        ready[i] = 1;
+                    }
+                    cv.notify_all();
+                }
+            });
+        for (std::size_t i = 0; i < n; ++i) {
+            {
+                std::unique_lock lock(mu);
+                cv.wait(lock, [&] { return ready[i] != 0; });
+            }
+            emit(i);
+        }
     }
     if (g.json)
         std::cout << json_text(results);
@@ -212,6 +290,9 @@ void register_scan(Cli& cli) {
     entry_opt->excludes(level_opt);
     add_scanner_options(cmd, a->scanner);
     add_spam_options(cmd, a->spam);
+    cmd->add_option("--jobs,-j", a->jobs, "Files scanned at once, 1 to 256 (default: one per CPU)")
+        ->check(CLI::Range(1u, 256u))
+        ->type_name("N");
     const Globals& g = cli.globals;
     cmd->callback([&cli, &g, a] { cli.run = [&g, a] { return run_scan(g, *a); }; });
 }

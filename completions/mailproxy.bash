@@ -30,7 +30,7 @@ _mailproxy_options() {
         'enable') echo '-h --help --target --admin --protection --zone-file --push --origin --serial --proxy-host --custom-host --address --replace --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'disable') echo '-h --help --target --zone-file --push --origin --serial --proxy-host --custom-host --address --preference --ttl --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'serve') echo '-h --help --listen --state-dir --hostname --tls-cert --tls-key --max-message-size --max-recipients --max-connections --max-connections-per-ip --user --log --command-timeout --data-timeout --target-timeout --connect-timeout --target-tls --clamav-db --clamd --clamd-timeout --scanner-failure --spam-engine --spam-timeout --spam-max-size --spam-failure --greylist-delay --greylist-retry-window --greylist-max-age --check-config --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
-        'scan') echo '-h --help --entry --protection --clamav-db --clamd --clamd-timeout --scanner-failure --spam-engine --spam-timeout --spam-max-size --spam-failure --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
+        'scan') echo '-h --help --entry --protection --clamav-db --clamd --clamd-timeout --scanner-failure --spam-engine --spam-timeout --spam-max-size --spam-failure -j --jobs --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'autodns ping') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
         'completion') echo '-h --help --version --config --store --backend --demo -q --quiet -v --verbose --json' ;;
@@ -226,6 +226,7 @@ _mailproxy_option_value() {
         'scan --spam-timeout') echo 'any' ;;
         'scan --spam-max-size') echo 'any' ;;
         'scan --spam-failure') echo 'choices tempfail pass' ;;
+        'scan -j'|'scan --jobs') echo 'any' ;;
         'scan --config') echo 'file' ;;
         'scan --store') echo 'dir' ;;
         'scan --backend') echo 'choices local autodns' ;;

