@@ -1,12 +1,13 @@
 // `mailproxy scan FILE...`: the filter's checks on message files, without a server (mailproxy(1)).
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <iostream>
@@ -38,6 +39,15 @@ struct ScanArgs {
     SpamArgs spam;
     unsigned jobs = 0;  // 0: one per CPU
 };
+
+/// The CPUs this process may run on (its affinity mask, as nproc counts them), at least 1.
+std::size_t usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return static_cast<std::size_t>(CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 int rank(int code) {
     switch (code) {
@@ -71,7 +81,7 @@ FileResult scan_one(const std::string& file, bool json, const filter::ScanOption
     FileResult out;
     util::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
-        const std::string why = std::strerror(errno);
+        const std::string why = std::generic_category().message(errno);  // strerror is not thread-safe
         out.error = fmt::format("{}: cannot be read: {}", file, why);
         out.json = {{"file", file}, {"error", "cannot be read: " + why}};
         out.code = k_exit_failed;
@@ -235,20 +245,14 @@ int run_scan(const Globals& g, const ScanArgs& a) {
         else
             std::cout << r.text << std::flush;
     };
-    const auto jobs =
-        std::min<std::size_t>(n, a.jobs != 0 ? a.jobs : std::max(1u, std::thread::hardware_concurrency()));
-    if (jobs <= 1) {
-        for (std::size_t i = 0; i < n; ++i) {
-            scan_file(i);
-            emit(i);
-        }
-    } else {
-        std::mutex mu;
-        std::condition_variable cv;
-        std::vector<char> ready(n, 0);
-        std::atomic<std::size_t> next{0};
-        std::vector<std::jthread> workers;
-        for (std::size_t t = 0; t < jobs; ++t)
+    const auto jobs = std::min<std::size_t>(n, a.jobs != 0 ? a.jobs : usable_cpus());
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<char> ready(n, 0);
+    std::atomic<std::size_t> next{0};
+    std::vector<std::jthread> workers;
+    for (std::size_t t = 0; jobs > 1 && t < jobs; ++t) {
+        try {
             workers.emplace_back([&] {
                 for (std::size_t i = next++; i < n; i = next++) {
                     scan_file(i);
@@ -259,6 +263,16 @@ int run_scan(const Globals& g, const ScanArgs& a) {
                     cv.notify_all();
                 }
             });
+        } catch (const std::system_error&) {
+            break;  // no more threads to be had: those that started do the work
+        }
+    }
+    if (workers.empty()) {
+        for (std::size_t i = 0; i < n; ++i) {
+            scan_file(i);
+            emit(i);
+        }
+    } else {
         for (std::size_t i = 0; i < n; ++i) {
             {
                 std::unique_lock lock(mu);

@@ -771,11 +771,12 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
         m_srv.log.error("scan", {{"id", m_id}, {"error", scan.scanner_error}});
     std::string headers = received;
     const auto product = scanner ? scanner->product() : std::string();
-    // the last owner of a database SIGHUP replaced frees it, which takes a while: on the pool. Every
-    // owner is on this loop (the pool's tasks hold a plain pointer), so the count is exact here; a post
-    // for every message would wake a pool thread for nothing
-    if (scanner && scanner.use_count() == 1)
+    // the last owner of a database SIGHUP replaced frees it, which takes a while: on the pool. While
+    // the server still holds this scanner, letting go here cannot be the last reference (and a post for
+    // every message would wake a pool thread for nothing); after a reload it may be
+    if (scanner && scanner != m_srv.scanner)
         asio::post(m_srv.blocking, [done = std::move(scanner)] {});
+    scanner.reset();
     if (scan.virus_scanned)
         headers += fmt::format("X-Virus-Scanned: {} at {} (mailproxy)\r\n", product, m_config->hostname);
     else if (options.virus)

@@ -289,7 +289,11 @@ class ScanTest(MailproxyTest):
 
     def test_jobs_give_the_same_output_in_the_same_order(self):
         # files scanned at once: every result printed in the order of the files, the exit code the worst
-        paths = []
+        # the first file takes far longer than the rest: printed in the order they finish, it would
+        # come last with more than one job
+        slow = message(attachments=[(f"part{k}.bin", os.urandom(600_000), "application/octet-stream")
+                                    for k in range(8)])
+        paths = [self.file("slow.eml", slow)]
         for i in range(40):
             kind = i % 5
             if kind == 0:
@@ -304,7 +308,9 @@ class ScanTest(MailproxyTest):
                 paths.append(self.file(f"{i}.eml", message(subject=f"clean {i}")))
         one = self.scan("--jobs", "1", *paths, expect=VIRUS)
         verdicts = [line.split(": ", 1)[1] for line in one.out.splitlines() if not line.startswith(" ")]
-        self.assertEqual([v.split(" ")[0] for v in verdicts], ["virus", "banned", "bad-header", "clean"] * 8)
+        self.assertEqual([v.split(" ")[0] for v in verdicts],
+                         ["clean"] + ["virus", "banned", "bad-header", "clean"] * 8)
+        self.assertTrue(one.out.startswith(paths[0] + ": clean\n"), one.out[:200])
         self.assertEqual(one.err.count("cannot be read"), 8)
         for jobs in ("2", "7"):
             many = self.scan("--jobs", jobs, *paths, expect=VIRUS)
@@ -312,7 +318,7 @@ class ScanTest(MailproxyTest):
             self.assertEqual(many.err, one.err)
             self.assertEqual(self.scan("--json", "-j", jobs, *paths, expect=VIRUS).json(),
                              self.scan("--json", "-j", "1", *paths, expect=VIRUS).json())
-        self.assertEqual(self.scan("--jobs", "3", *paths[1:2], *paths[2:3], expect=BANNED).code, BANNED)
+        self.assertEqual(self.scan("--jobs", "3", *paths[2:4], expect=BANNED).code, BANNED)
         for bad in ("0", "257", "x"):
             r = self.run_mp("scan", "--jobs", bad, paths[4], expect=2)
             self.assertIn("--jobs", r.err)
