@@ -27,11 +27,12 @@ def corpus(directory, limit):
 
 
 def spamc(port, path):
-    """spamc's verdict on the message as serve gives it to spamd: CR LF line ends, after a Received: line of
-    the same form (a before-queue filter must write it: spamass-milter does the same), so that both score
-    the same bytes but for the time and the queue id. "error" when spamc could not score it."""
+    """spamc's verdict on the message as serve gives it to spamd: CR LF line ends (a bare CR or LF becomes
+    CR LF, as serve's DATA reader makes it), after a Received: line of the same form (a before-queue filter
+    must write it: spamass-milter does the same), so that both score the same bytes but for the time and
+    the queue id. "error" when spamc could not score it."""
     with open(path, "rb") as f:
-        data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        data = f.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     received = (b"Received: from bench.test ([127.0.0.1])\r\n\tby bench.test (mailproxy) with ESMTP id 000000000000"
                 b"\r\n\tfor <u@example.com>; " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()).encode() +
                 b"\r\n")
