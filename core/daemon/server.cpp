@@ -219,8 +219,8 @@ class Session : public std::enable_shared_from_this<Session> {
         auto task = [write, from = m_spool, copy]() -> Expected<void> {
             auto written = write(from, copy);
             if (written && !SpoolFiles::seal(copy))
-                return fail(ErrorCode::io,
-                            fmt::format("cannot cut the spool file: {}", std::strerror(errno)));
+                return fail(ErrorCode::io,  // on the pool: not strerror, which is not thread-safe
+                            "cannot cut the spool file: " + std::generic_category().message(errno));
             return written;
         };
         auto ok = co_await blocking(std::move(task));
