@@ -795,9 +795,7 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
         case filter::Action::quarantine: {
             Quarantine::Item item{m_domain, m_admin, m_mail ? m_mail->address : "", m_rcpts, "", reason};
             auto task = [quarantine = m_srv.quarantine.get(), fd = m_spool, &headers, &item] {
-                std::string head(64 * 1024, '\0');
-                const auto n = ::pread(fd, head.data(), head.size(), 0);
-                head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+                const auto head = filter::read_header_part(fd, filter::k_max_header_bytes);
                 item.subject = safe_text(filter::header_value(filter::header_section(head), "Subject"));
                 return quarantine->store(headers, fd, item);
             };

@@ -125,6 +125,14 @@ class ServeFilterTest(MailproxyTest):
         self.assertTrue(kept.startswith(b"Received: from "))
         self.assertTrue(kept.endswith(original.replace(b"\n", b"\r\n")))
         self.assertTrue(self.srv.wait_log("verdict=virus action=quarantined"), self.srv.log())
+        # the subject behind 100 KiB of other header lines still reaches the index
+        padding = b"".join(b"X-Pad-%d: %s\n" % (i, b"p" * 900) for i in range(110))
+        padded = original.replace(b"Subject: a virus", padding + b"Subject: a padded virus")
+        code, text = self.send("u@high.example", padded)
+        self.assertEqual(code, 250, text)
+        qid = text.split("quarantined as ", 1)[1].split(":", 1)[0]
+        self.assertEqual(db.execute("SELECT subject FROM messages WHERE id = ?", (qid,)).fetchone()[0],
+                         "a padded virus")
 
     def test_discard_rejects_with_554_and_delivers_nothing(self):
         code, text = self.send("u@discard.example", message(body=EICAR.decode() + "\n"))

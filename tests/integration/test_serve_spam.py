@@ -159,6 +159,11 @@ class SpamBase:
         self.assertEqual(self.send("u@lists.example", from_bad)[0], 250)  # the local part is exact
         from_bad = clean.replace(b"From: Alice <alice@sender.example>", b"From: <bad@EVIL.example>")
         self.assertEqual(self.send("u@lists.example", from_bad)[0], 554)
+        # behind 100 KiB of other header lines, From: still meets the blacklist
+        padding = b"".join(b"X-Pad-%d: %s\n" % (i, b"p" * 900) for i in range(110))
+        padded = from_bad.replace(b"From: <bad@EVIL.example>", padding + b"From: <bad@EVIL.example>")
+        self.assertGreater(padded.index(b"From: <bad@"), 100_000)
+        self.assertEqual(self.send("u@lists.example", padded)[0], 554)
         self.assertEqual(len(self.delivered("lists.example")), 4)
         # excluded recipient: not scored (no headers, no kill) and not greylisted
         self.assertEqual(self.send("vip@lists.example", gtube)[0], 250)
