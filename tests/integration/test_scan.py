@@ -82,70 +82,54 @@ class ScanTest(MailproxyTest):
         self.assertIn("clamd-timeout: 0 is not 1 to 3600 seconds", r.err)
 
     def test_broken_peers_are_scanner_failures_not_passes(self):
-        """A clamd that answers VERSION, then nothing (an empty reply), and an HTTP server whose status line is
-        cut short, standing in for rspamd: each is an error for the file, never a clean verdict or a crash."""
+        """A clamd that answers VERSION, then nothing (an empty reply), one that answers nothing at all, and an
+        HTTP server whose status line is cut short, standing in for rspamd: each is an error for the file,
+        never a clean verdict or a crash."""
         import socket
         import threading
-        path = os.path.join(self.tmp, "broken.sock")
-        srv = socket.socket(socket.AF_UNIX)
-        srv.bind(path)
-        srv.listen(8)
+
+        def peer(sock, answer, size=16):
+            """Answers each connection's first read with answer(request), then closes it, until sock closes."""
+            def loop():
+                while True:
+                    try:
+                        c, _ = sock.accept()
+                    except OSError:
+                        return
+                    with c:
+                        c.sendall(answer(c.recv(size)))
+            threading.Thread(target=loop, daemon=True).start()
+            return sock
+
+        def unix(name):
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(os.path.join(self.tmp, name))
+            s.listen(8)
+            return s
+
         web = socket.socket()
         web.bind(("127.0.0.1", 0))
         web.listen(8)
-
-        def clamd():
-            while True:
-                try:
-                    c, _ = srv.accept()
-                except OSError:
-                    return
-                with c:
-                    request = c.recv(16)
-                    c.sendall(b"ClamAV 1.4.6/1/x\0" if request.startswith(b"zVERSION") else b"\0")
-
-        def http():
-            while True:
-                try:
-                    c, _ = web.accept()
-                except OSError:
-                    return
-                with c:
-                    c.recv(65536)
-                    c.sendall(b"HTTP/1.1\r\n\r\n")
-
-        for f in (clamd, http):
-            threading.Thread(target=f, daemon=True).start()
+        broken = peer(unix("broken.sock"),
+                      lambda req: b"ClamAV 1.4.6/1/x\0" if req.startswith(b"zVERSION") else b"\0")
+        mute = peer(unix("mute.sock"), lambda req: b"\0")  # answers VERSION with nothing
+        peer(web, lambda req: b"HTTP/1.1\r\n\r\n", size=65536)
         clean = self.file("c.eml", message())
         try:
+            path = broken.getsockname()
             r = self.run_mp("scan", "--clamd", path, clean, expect=1)
             self.assertIn(f"{clean}: error", r.out)
             self.assertIn(f"clamd at {path} gave no reply", r.out)
-            mute = os.path.join(self.tmp, "mute.sock")  # answers VERSION with nothing
-            m = socket.socket(socket.AF_UNIX)
-            m.bind(mute)
-            m.listen(8)
-
-            def mute_clamd():
-                try:
-                    c, _ = m.accept()
-                except OSError:
-                    return
-                with c:
-                    c.recv(16)
-                    c.sendall(b"\0")
-
-            threading.Thread(target=mute_clamd, daemon=True).start()
-            r = self.run_mp("scan", "--clamd", mute, clean, expect=1)
-            self.assertIn(f"clamd at {mute} gave no reply", r.err)
-            m.close()
+            path = mute.getsockname()
+            r = self.run_mp("scan", "--clamd", path, clean, expect=1)
+            self.assertIn(f"clamd at {path} gave no reply", r.err)
             r = self.run_mp("scan", "--clamav-db", self.db, "--spam-engine",
                             f"rspamd:http://127.0.0.1:{web.getsockname()[1]}", clean, expect=1)
             self.assertIn("error: rspamd at http://127.0.0.1:", r.out)
             self.assertIn("HTTP/1.1", r.out)
         finally:
-            srv.close()
-            web.close()
+            for s in (broken, mute, web):
+                s.close()
 
     def test_eicar_in_the_body_and_clean_mail(self):
         eicar = self.file("eicar.eml", message(body=EICAR.decode() + "\n"))
