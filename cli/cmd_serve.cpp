@@ -149,7 +149,8 @@ void register_serve(Cli& cli) {
     cmd->add_option("--listen", a->listen,
                     "Address to listen on, ADDR:PORT or [IPv6]:PORT (repeatable; default 0.0.0.0:25)")
         ->type_name("ADDR:PORT");
-    cmd->add_option("--state-dir", a->state_dir, "Spool (and later quarantine and greylist data)")
+    cmd->add_option("--state-dir", a->state_dir,
+                    "Spool, quarantine, greylisting data, libclamav's temporary files")
         ->type_name("DIR")
         ->capture_default_str();
     cmd->add_option("--hostname", a->hostname, "Name in the greeting and Received: (default: the system's)")

@@ -326,7 +326,7 @@ complete -c mailproxy -n '__mailproxy_at '\''disable'\''' -s v -l verbose -d 'Sa
 complete -c mailproxy -n '__mailproxy_at '\''disable'\''' -l json -d 'Print results as JSON (AutoDNS object shape) for scripts'
 complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -s h -l help -d 'Print this help message and exit'
 complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l listen -x -d 'Address to listen on, ADDR:PORT or [IPv6]:PORT (repeatable; default 0.0.0.0:25)'
-complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l state-dir -r -a '(__fish_complete_directories)' -d 'Spool (and later quarantine and greylist data)'
+complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l state-dir -r -a '(__fish_complete_directories)' -d 'Spool, quarantine, greylisting data, libclamav'\''s temporary files'
 complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l hostname -x -d 'Name in the greeting and Received: (default: the system'\''s)'
 complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l tls-cert -r -F -d 'PEM certificate chain: offer STARTTLS'
 complete -c mailproxy -n '__mailproxy_at '\''serve'\''' -l tls-key -r -F -d 'PEM private key for --tls-cert'

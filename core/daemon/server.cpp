@@ -83,6 +83,15 @@ std::string safe_text(std::string_view s) {
     return out;
 }
 
+/// The scanner of `c`, with libclamav's temporary files in the state directory's tmp/ (0700, emptied at
+/// start): what it extracts from a message that is being scanned when serve is killed does not stay
+/// behind in a shared /tmp.
+filter::ScannerChoice scanner_choice(const ServeConfig& c) {
+    auto s = c.scanner;
+    s.tmpdir = (c.state_dir / "tmp").string();
+    return s;
+}
+
 }  // namespace
 
 class Session;
@@ -109,6 +118,7 @@ struct Server::Impl {
     std::map<std::string, std::size_t> per_ip;
     bool draining = false;
     fs::path spool;
+    fs::path scan_tmp;                     // libclamav's temporary directory
     SpoolFiles spool_files;                // where messages are received
     DataBuffers data_buffers;              // what they are read into
     std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
@@ -934,7 +944,7 @@ void Server::Impl::do_reload(std::shared_ptr<const ServeConfig> old) {
     merged->store = old->store;
     merged->tls_cert = old->tls_cert;
     merged->tls_key = old->tls_key;
-    auto fresh_scanner = filter::open_scanner(merged->scanner);
+    auto fresh_scanner = filter::open_scanner(scanner_choice(*merged));
     if (!fresh_scanner) {
         log.error("reload", {{"error", fresh_scanner.error().message},
                              {"result", "the running configuration and virus scanner stay"}});
@@ -996,28 +1006,36 @@ Expected<std::vector<std::string>> Server::start() {
     }
     if (auto ok = m->entries.reload(); !ok)
         return tl::make_unexpected(ok.error());
-    // the spool: created, and emptied of what a killed run left
+    // the spool, and libclamav's temporary directory: created, and emptied of what a killed run left
+    // (below: not while another serve works in them)
     m->spool = c.state_dir / "spool";
-    std::error_code ec;
-    fs::create_directories(m->spool, ec);
-    if (ec)
-        return fail(ErrorCode::io, fmt::format("cannot create {}: {}", m->spool.string(), ec.message()));
-    ::chmod(m->spool.c_str(), 0700);
-    // the spool is emptied below: not while another serve works in it
+    m->scan_tmp = c.state_dir / "tmp";
+    for (const auto& dir : {m->spool, m->scan_tmp}) {
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (!ec && (fs::is_symlink(dir, ec) || !fs::is_directory(dir, ec)))
+            ec = std::make_error_code(std::errc::not_a_directory);  // emptied below: only our own
+        if (ec)
+            return fail(ErrorCode::io, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+        ::chmod(dir.c_str(), 0700);
+    }
     m->state_lock = std::make_unique<util::Fd>(
         ::open((c.state_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (m->state_lock->get() < 0 || ::flock(m->state_lock->get(), LOCK_EX | LOCK_NB) != 0) {
         return fail(ErrorCode::failed,
                     fmt::format("another mailproxy serve uses the state directory {}", c.state_dir.string()));
     }
-    std::size_t leftovers = 0;
-    for (const auto& f : fs::directory_iterator(m->spool, ec)) {
-        fs::remove(f.path(), ec);
-        ++leftovers;
+    for (const auto& [dir, event] : {std::pair{m->spool, "spool_cleaned"}, {m->scan_tmp, "tmp_cleaned"}}) {
+        std::vector<fs::path> left;
+        std::error_code ec;
+        for (const auto& f : fs::directory_iterator(dir, ec))
+            left.push_back(f.path());
+        for (const auto& f : left)
+            fs::remove_all(f, ec);  // a symbolic link is removed, not followed
+        if (!left.empty())
+            m->log.info(event, {{"files", std::to_string(left.size())}, {"dir", dir.string()}});
     }
-    if (leftovers > 0)
-        m->log.info("spool_cleaned", {{"files", std::to_string(leftovers)}, {"dir", m->spool.string()}});
-    auto scanner = filter::open_scanner(c.scanner);
+    auto scanner = filter::open_scanner(scanner_choice(c));
     if (!scanner) {
         const bool db = c.scanner.clamd.empty() && scanner.error().code == ErrorCode::config;
         return fail(
@@ -1079,7 +1097,7 @@ Expected<std::vector<std::string>> Server::start() {
         const auto* pw = ::getpwnam(c.user.c_str());
         if (pw == nullptr)
             return fail(ErrorCode::config, fmt::format("user: no user {}", c.user));
-        for (const auto& p : {c.state_dir, m->spool}) {
+        for (const auto& p : {c.state_dir, m->spool, m->scan_tmp}) {
             if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
                 return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", p.string(), c.user,
                                                        std::strerror(errno)));

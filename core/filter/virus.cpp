@@ -32,7 +32,8 @@ Expected<void> init_once() {
 }  // namespace
 
 Expected<std::shared_ptr<const ClamavEngine>> ClamavEngine::load(const std::string& path,
-                                                                 const ScanLimits& limits) {
+                                                                 const ScanLimits& limits,
+                                                                 const std::string& tmpdir) {
     if (auto ok = init_once(); !ok)
         return tl::make_unexpected(ok.error());
     std::shared_ptr<ClamavEngine> e(new ClamavEngine());
@@ -47,6 +48,8 @@ Expected<std::shared_ptr<const ClamavEngine>> ClamavEngine::load(const std::stri
         set(CL_ENGINE_MAX_FILES, limits.max_files) != CL_SUCCESS ||
         set(CL_ENGINE_MAX_SCANTIME, limits.max_scan_time_ms) != CL_SUCCESS)
         return fail(ErrorCode::failed, "libclamav: the scan limits cannot be set");
+    if (!tmpdir.empty() && cl_engine_set_str(e->m_engine, CL_ENGINE_TMPDIR, tmpdir.c_str()) != CL_SUCCESS)
+        return fail(ErrorCode::failed, "libclamav: the temporary directory cannot be set");
     unsigned sigs = 0;
     if (const auto r = cl_load(where.c_str(), e->m_engine, &sigs, CL_DB_STDOPT); r != CL_SUCCESS)
         return fail(ErrorCode::config,
@@ -96,7 +99,7 @@ Expected<std::shared_ptr<const VirusScanner>> open_scanner(const ScannerChoice& 
             return tl::make_unexpected(c.error());
         return std::shared_ptr<const VirusScanner>(*c);
     }
-    auto e = ClamavEngine::load(choice.clamav_db, {});
+    auto e = ClamavEngine::load(choice.clamav_db, {}, choice.tmpdir);
     if (!e)
         return tl::make_unexpected(e.error());
     return std::shared_ptr<const VirusScanner>(*e);

@@ -44,6 +44,9 @@ struct ScannerChoice {
     std::string clamav_db;    ///< a signature file or directory; "" for the system's
     std::string clamd;        ///< a unix socket path (absolute) or IP:PORT; "" for libclamav
     int clamd_timeout = 120;  ///< seconds for one clamd scan, from connecting to the reply
+    /// libclamav's directory for what it extracts from a message while scanning it (decoded parts,
+    /// archive members); "" for $TMPDIR or /tmp. Not an option: serve gives its state directory's tmp/.
+    std::string tmpdir;
 };
 
 /// Loads libclamav's signatures, or asks the clamd for its version (it must answer).
@@ -53,9 +56,11 @@ Expected<std::shared_ptr<const VirusScanner>> open_scanner(const ScannerChoice& 
 class ClamavEngine : public VirusScanner {
   public:
     /// Loads `path` (a signature file or directory; "" for the system's database directory) and
-    /// compiles it. ErrorCode::config when it cannot be loaded or holds no signature.
+    /// compiles it. ErrorCode::config when it cannot be loaded or holds no signature. `tmpdir`: where
+    /// scans put what they extract ("" for $TMPDIR or /tmp).
     static Expected<std::shared_ptr<const ClamavEngine>> load(const std::string& path,
-                                                              const ScanLimits& limits);
+                                                              const ScanLimits& limits,
+                                                              const std::string& tmpdir = "");
     ~ClamavEngine() override;
     ClamavEngine(const ClamavEngine&) = delete;
     ClamavEngine& operator=(const ClamavEngine&) = delete;

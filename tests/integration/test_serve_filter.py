@@ -346,3 +346,49 @@ class SignatureReloadTest(MailproxyTest):
             self.assertTrue(wrapped(send()))  # the old engine still scans
         finally:
             srv.stop()
+
+
+class ScanTemporaryFilesTest(MailproxyTest):
+    """libclamav's temporary files (what it extracts from a message while it scans it) go to the state
+    directory's tmp/, not to a shared $TMPDIR, and what a scan killed with serve left there is removed at
+    the next start."""
+
+    def test_what_a_killed_scan_left_is_in_the_state_directory_and_removed_at_start(self):
+        maildir = os.path.join(self.tmp, "maildir")
+        self.run_mp("entry", "create", "medium.example", "--target", "maildir:" + maildir, "--admin",
+                    "digest@medium.example", "--protection", "MEDIUM", expect=0)
+        shared = os.path.join(self.tmp, "shared-tmp")
+        os.makedirs(shared)
+        env = dict(self.env, TMPDIR=shared)
+        srv = Serve(self, env=env)
+        scan_tmp = os.path.join(srv.state, "tmp")
+        self.assertEqual(os.listdir(scan_tmp), [])
+        self.assertEqual(os.stat(scan_tmp).st_mode & 0o777, 0o700)
+        # 200 base64 parts of 60 kB: libclamav decodes each into a file, which takes a while
+        big = message(attachments=[(f"part{i}.bin", os.urandom(60000), "application/octet-stream")
+                                   for i in range(200)])
+        c = Client(srv.port).start(rcpt="u@medium.example")
+        c.send(big.replace(b"\n", b"\r\n") + b".\r\n")
+        deadline = time.time() + 20
+        while not os.listdir(scan_tmp) and time.time() < deadline:
+            time.sleep(0.005)
+        self.assertNotEqual(os.listdir(scan_tmp), [], "libclamav wrote nothing to the state directory's tmp/")
+        srv.stop(signal.SIGKILL)
+        self.assertEqual(c.reply()[0], None)  # closed, never a 250
+        self.assertEqual(glob.glob(os.path.join(maildir, "new", "*")), [])
+        left = os.listdir(scan_tmp)
+        self.assertEqual(len(left), 1, left)  # the scan's directory, with what it had extracted
+        self.assertEqual(os.listdir(shared), [])  # nothing in the shared temporary directory
+        again = Serve(self, env=env)
+        try:
+            self.assertTrue(again.wait_log("event=tmp_cleaned files=1"), again.log())
+            self.assertEqual(os.listdir(scan_tmp), [])
+            # and serve still scans there
+            c = Client(again.port).start(rcpt="u@medium.example")
+            c.send(message(body=EICAR.decode() + "\n").replace(b"\n", b"\r\n") + b".\r\n")
+            self.assertEqual(c.reply()[0], 250)
+            c.cmd("QUIT", 221)
+            self.assertEqual(os.listdir(scan_tmp), [])
+            self.assertEqual(os.listdir(shared), [])
+        finally:
+            again.stop()
