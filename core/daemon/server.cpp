@@ -1007,17 +1007,18 @@ Expected<std::vector<std::string>> Server::start() {
     if (auto ok = m->entries.reload(); !ok)
         return tl::make_unexpected(ok.error());
     // the spool, and libclamav's temporary directory: created, and emptied of what a killed run left
-    // (below: not while another serve works in them)
+    // (below: not while another serve works in them). Each is opened once, a symbolic link refused;
+    // chmod, emptying and the chown for --user act on the descriptors, so that the user serve runs as,
+    // who owns the state directory, cannot make them act elsewhere by swapping in a link meanwhile.
     m->spool = c.state_dir / "spool";
     m->scan_tmp = c.state_dir / "tmp";
-    for (const auto& dir : {m->spool, m->scan_tmp}) {
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (!ec && (fs::is_symlink(dir, ec) || !fs::is_directory(dir, ec)))
-            ec = std::make_error_code(std::errc::not_a_directory);  // emptied below: only our own
-        if (ec)
-            return fail(ErrorCode::io, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-        ::chmod(dir.c_str(), 0700);
+    std::vector<std::pair<util::Fd, const fs::path*>> own_dirs;
+    for (const auto* dir : {&m->spool, &m->scan_tmp}) {
+        auto fd = util::open_private_dir(*dir);
+        if (!fd)
+            return tl::make_unexpected(fd.error());
+        ::fchmod(fd->get(), 0700);
+        own_dirs.emplace_back(std::move(*fd), dir);
     }
     m->state_lock = std::make_unique<util::Fd>(
         ::open((c.state_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -1025,15 +1026,15 @@ Expected<std::vector<std::string>> Server::start() {
         return fail(ErrorCode::failed,
                     fmt::format("another mailproxy serve uses the state directory {}", c.state_dir.string()));
     }
-    for (const auto& [dir, event] : {std::pair{m->spool, "spool_cleaned"}, {m->scan_tmp, "tmp_cleaned"}}) {
-        std::vector<fs::path> left;
-        std::error_code ec;
-        for (const auto& f : fs::directory_iterator(dir, ec))
-            left.push_back(f.path());
-        for (const auto& f : left)
-            fs::remove_all(f, ec);  // a symbolic link is removed, not followed
-        if (!left.empty())
-            m->log.info(event, {{"files", std::to_string(left.size())}, {"dir", dir.string()}});
+    for (const auto& [fd, dir] : own_dirs) {
+        const auto emptied = util::empty_dir(fd.get());
+        const std::string_view event = dir == &m->spool ? "spool_cleaned" : "tmp_cleaned";
+        if (emptied.removed > 0)
+            m->log.info(event, {{"files", std::to_string(emptied.removed)}, {"dir", dir->string()}});
+        if (emptied.failed > 0)  // mail is still taken: what is left is the admin's to look at
+            m->log.error(event, {{"not_removed", std::to_string(emptied.failed)},
+                                 {"dir", dir->string()},
+                                 {"error", emptied.error}});
     }
     auto scanner = filter::open_scanner(scanner_choice(c));
     if (!scanner) {
@@ -1097,9 +1098,12 @@ Expected<std::vector<std::string>> Server::start() {
         const auto* pw = ::getpwnam(c.user.c_str());
         if (pw == nullptr)
             return fail(ErrorCode::config, fmt::format("user: no user {}", c.user));
-        for (const auto& p : {c.state_dir, m->spool, m->scan_tmp}) {
-            if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
-                return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", p.string(), c.user,
+        if (::chown(c.state_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+            return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", c.state_dir.string(), c.user,
+                                                   std::strerror(errno)));
+        for (const auto& [fd, dir] : own_dirs) {
+            if (::fchown(fd.get(), pw->pw_uid, pw->pw_gid) != 0)
+                return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", dir->string(), c.user,
                                                        std::strerror(errno)));
         }
         if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0 ||
@@ -1131,7 +1135,8 @@ void Server::run() {
     m->io.run();
     if (m->cut_off) {
         // sessions are still suspended in the loop, scans may run on the pool: nothing of them is
-        // unwound (their clients never got a 250; the spool files have no names and go with the process)
+        // unwound (their clients never got a 250; the spool files have no names and go with the process,
+        // what libclamav extracted stays in tmp/ until the next start)
         m->log.info("stopped", {{"note", "cut off"}});
         std::fflush(nullptr);
         ::_exit(0);

@@ -1,12 +1,15 @@
 #include "core/util/file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -106,6 +109,102 @@ Expected<void> write_atomically(const fs::path& file, std::string_view content, 
     if (auto ok = staged->commit(); !ok)
         return ok;
     return fsync_dir(file.has_parent_path() ? file.parent_path() : fs::path("."));
+}
+
+Expected<Fd> open_private_dir(const fs::path& dir) {
+    const auto failed = [&](int e) {
+        const std::string why = e == ELOOP || e == ENOTDIR ? "it is a symbolic link or not a directory"
+                                                           : std::generic_category().message(e);
+        return fail(ErrorCode::io, fmt::format("cannot use {}: {}", dir.string(), why));
+    };
+    std::error_code ec;
+    if (dir.has_parent_path())
+        fs::create_directories(dir.parent_path(), ec);
+    if (ec)
+        return fail(ErrorCode::io,
+                    fmt::format("cannot create {}: {}", dir.parent_path().string(), ec.message()));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return failed(errno);
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() < 0)
+        return failed(errno);
+    return fd;
+}
+
+namespace {
+
+/// The names in the directory `dirfd` (without . and ..); false with errno set when it cannot be read.
+bool names_in(int dirfd, std::vector<std::string>& names) {
+    const int own = ::dup(dirfd);
+    if (own < 0)
+        return false;
+    DIR* d = ::fdopendir(own);
+    if (d == nullptr) {
+        const int e = errno;
+        ::close(own);
+        errno = e;
+        return false;
+    }
+    ::rewinddir(d);
+    while (const auto* entry = ::readdir(d)) {
+        const std::string_view name = entry->d_name;
+        if (name != "." && name != "..")
+            names.emplace_back(name);
+    }
+    ::closedir(d);
+    return true;
+}
+
+/// Removes `name` in `dirfd`, a directory with its content; false with the reason in `error`.
+bool remove_at(int dirfd, const std::string& name, int depth, std::string& error) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0)
+        return true;
+    if (errno != EISDIR && errno != EPERM) {
+        error = fmt::format("{}: {}", name, std::generic_category().message(errno));
+        return false;
+    }
+    if (depth >= 64) {
+        error = fmt::format("{}: nested more than 64 levels", name);
+        return false;
+    }
+    const Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    std::vector<std::string> names;
+    if (sub.get() < 0 || !names_in(sub.get(), names)) {
+        error = fmt::format("{}: {}", name, std::generic_category().message(errno));
+        return false;
+    }
+    for (const auto& n : names) {
+        if (!remove_at(sub.get(), n, depth + 1, error))
+            return false;
+    }
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
+        error = fmt::format("{}: {}", name, std::generic_category().message(errno));
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Emptied empty_dir(int dirfd) {
+    Emptied out;
+    std::vector<std::string> names;
+    if (!names_in(dirfd, names)) {
+        out.failed = 1;
+        out.error = std::generic_category().message(errno);
+        return out;
+    }
+    for (const auto& name : names) {
+        std::string error;
+        if (remove_at(dirfd, name, 0, error)) {
+            ++out.removed;
+        } else {
+            ++out.failed;
+            if (out.error.empty())
+                out.error = error;
+        }
+    }
+    return out;
 }
 
 }  // namespace mailproxy::util

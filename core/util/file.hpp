@@ -38,6 +38,24 @@ struct FileMode {
 /// The mode and owner `path` has now; ErrorCode::io when it cannot be read.
 Expected<FileMode> mode_of(const std::filesystem::path& path);
 
+/// Opens the directory `dir`, made with mode 0700 when it is missing, without following a symbolic link
+/// in its last component; ErrorCode::io naming the path when that is a symbolic link, not a directory, or
+/// cannot be made or opened. What is then done through the descriptor (fchmod, fchown, empty_dir) acts on
+/// that directory even if the name is changed meanwhile.
+Expected<Fd> open_private_dir(const std::filesystem::path& dir);
+
+/// What empty_dir() did: the entries removed, and those that could not be (with the first reason).
+struct Emptied {
+    std::size_t removed = 0;
+    std::size_t failed = 0;
+    std::string error;
+};
+
+/// Removes everything in the directory open as `dirfd`, subdirectories with their content, without
+/// following symbolic links (a link is removed, not what it points to) and so never outside it; at most
+/// 64 levels deep. Counts the entries of the directory itself.
+Emptied empty_dir(int dirfd);
+
 /// fsync of a directory, so that a rename in it is durable.
 Expected<void> fsync_dir(const std::filesystem::path& dir);
 

@@ -350,45 +350,73 @@ class SignatureReloadTest(MailproxyTest):
 
 class ScanTemporaryFilesTest(MailproxyTest):
     """libclamav's temporary files (what it extracts from a message while it scans it) go to the state
-    directory's tmp/, not to a shared $TMPDIR, and what a scan killed with serve left there is removed at
-    the next start."""
+    directory's tmp/, not to a shared $TMPDIR, also after SIGHUP; what a scan killed with serve left there
+    is removed at the next start; a symbolic link in place of tmp/ is refused."""
+
+    def setUp(self):
+        super().setUp()
+        self.maildir = os.path.join(self.tmp, "maildir")
+        self.run_mp("entry", "create", "medium.example", "--target", "maildir:" + self.maildir, "--admin",
+                    "digest@medium.example", "--protection", "MEDIUM", expect=0)
+        self.shared = os.path.join(self.tmp, "shared-tmp")
+        os.makedirs(self.shared)
+        self.env = dict(self.env, TMPDIR=self.shared)
+        self.scan_tmp = os.path.join(self.tmp, "state", "tmp")
+        # 200 base64 parts of 60 kB: libclamav decodes each into a file, which takes a while
+        self.big = message(attachments=[(f"part{i}.bin", os.urandom(60000), "application/octet-stream")
+                                        for i in range(200)]).replace(b"\n", b"\r\n") + b".\r\n"
+
+    def send_big_and_see_the_scan_in_tmp(self, srv):
+        """Sends the big message; returns the client once libclamav's directory is in tmp/."""
+        c = Client(srv.port).start(rcpt="u@medium.example")
+        c.send(self.big)
+        deadline = time.time() + 20
+        while not os.listdir(self.scan_tmp) and time.time() < deadline:
+            time.sleep(0.005)
+        self.assertNotEqual(os.listdir(self.scan_tmp), [], "libclamav wrote nothing to the state directory's tmp/")
+        return c
 
     def test_what_a_killed_scan_left_is_in_the_state_directory_and_removed_at_start(self):
-        maildir = os.path.join(self.tmp, "maildir")
-        self.run_mp("entry", "create", "medium.example", "--target", "maildir:" + maildir, "--admin",
-                    "digest@medium.example", "--protection", "MEDIUM", expect=0)
-        shared = os.path.join(self.tmp, "shared-tmp")
-        os.makedirs(shared)
-        env = dict(self.env, TMPDIR=shared)
-        srv = Serve(self, env=env)
-        scan_tmp = os.path.join(srv.state, "tmp")
-        self.assertEqual(os.listdir(scan_tmp), [])
-        self.assertEqual(os.stat(scan_tmp).st_mode & 0o777, 0o700)
-        # 200 base64 parts of 60 kB: libclamav decodes each into a file, which takes a while
-        big = message(attachments=[(f"part{i}.bin", os.urandom(60000), "application/octet-stream")
-                                   for i in range(200)])
-        c = Client(srv.port).start(rcpt="u@medium.example")
-        c.send(big.replace(b"\n", b"\r\n") + b".\r\n")
-        deadline = time.time() + 20
-        while not os.listdir(scan_tmp) and time.time() < deadline:
-            time.sleep(0.005)
-        self.assertNotEqual(os.listdir(scan_tmp), [], "libclamav wrote nothing to the state directory's tmp/")
-        srv.stop(signal.SIGKILL)
+        srv = Serve(self)
+        try:
+            self.assertEqual(os.listdir(self.scan_tmp), [])
+            self.assertEqual(os.stat(self.scan_tmp).st_mode & 0o777, 0o700)
+            c = self.send_big_and_see_the_scan_in_tmp(srv)
+        finally:
+            srv.stop(signal.SIGKILL)
         self.assertEqual(c.reply()[0], None)  # closed, never a 250
-        self.assertEqual(glob.glob(os.path.join(maildir, "new", "*")), [])
-        left = os.listdir(scan_tmp)
+        self.assertEqual(glob.glob(os.path.join(self.maildir, "new", "*")), [])
+        left = os.listdir(self.scan_tmp)
         self.assertEqual(len(left), 1, left)  # the scan's directory, with what it had extracted
-        self.assertEqual(os.listdir(shared), [])  # nothing in the shared temporary directory
-        again = Serve(self, env=env)
+        self.assertNotEqual(glob.glob(os.path.join(self.scan_tmp, "*", "**"), recursive=True), [])
+        self.assertEqual(os.listdir(self.shared), [])  # nothing in the shared temporary directory
+        again = Serve(self)
         try:
             self.assertTrue(again.wait_log("event=tmp_cleaned files=1"), again.log())
-            self.assertEqual(os.listdir(scan_tmp), [])
-            # and serve still scans there
-            c = Client(again.port).start(rcpt="u@medium.example")
-            c.send(message(body=EICAR.decode() + "\n").replace(b"\n", b"\r\n") + b".\r\n")
+            self.assertEqual(os.listdir(self.scan_tmp), [])
+            # the engine SIGHUP loads scans there too
+            again.send_signal(signal.SIGHUP)
+            self.assertTrue(again.wait_log("result=ok"), again.log())
+            c = self.send_big_and_see_the_scan_in_tmp(again)
             self.assertEqual(c.reply()[0], 250)
             c.cmd("QUIT", 221)
-            self.assertEqual(os.listdir(scan_tmp), [])
-            self.assertEqual(os.listdir(shared), [])
+            self.assertEqual(len(glob.glob(os.path.join(self.maildir, "new", "*"))), 1)
+            self.assertEqual(os.listdir(self.scan_tmp), [])  # removed when the scan ended
+            self.assertEqual(os.listdir(self.shared), [])
         finally:
             again.stop()
+
+    def test_a_symbolic_link_in_place_of_tmp_is_refused_and_its_target_left_alone(self):
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        with open(os.path.join(elsewhere, "keep"), "w") as f:
+            f.write("not serve's")
+        os.makedirs(os.path.dirname(self.scan_tmp))
+        os.symlink(elsewhere, self.scan_tmp)
+        r = self.run_mp("--store", self.store, "serve", "--listen", "127.0.0.1:0", "--state-dir",
+                        os.path.dirname(self.scan_tmp), "--clamav-db",
+                        write_signatures(os.path.join(self.tmp, "clamav-db")))
+        self.assertEqual(r.code, 1, r.err)
+        self.assertIn(f"cannot use {self.scan_tmp}: it is a symbolic link or not a directory", r.err)
+        self.assertEqual(os.listdir(elsewhere), ["keep"])
+        self.assertEqual(os.stat(elsewhere).st_mode & 0o777, 0o755)

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/daemon/spool.hpp"
@@ -75,5 +77,74 @@ TEST_SUITE("daemon spool") {
         CHECK(size_of(again) == 0);
         files.give(again);
         CHECK_FALSE(SpoolFiles::seal(-1));
+    }
+}
+
+TEST_SUITE("state directory") {
+    namespace fs = std::filesystem;
+    using mailproxy::util::empty_dir;
+    using mailproxy::util::open_private_dir;
+
+    TEST_CASE("a private directory is made 0700, and a symbolic link or a file in its place is refused") {
+        mailproxy::test::TempDir dir;
+        const auto made = open_private_dir(dir.path() / "state" / "tmp");
+        REQUIRE(made.has_value());
+        struct stat st {};
+        REQUIRE(::fstat(made->get(), &st) == 0);
+        CHECK(S_ISDIR(st.st_mode));
+        CHECK((st.st_mode & 0777) == 0700);
+        CHECK(open_private_dir(dir.path() / "state" / "tmp").has_value());  // there already: opened
+
+        fs::create_directory(dir.path() / "elsewhere");
+        fs::create_directory_symlink(dir.path() / "elsewhere", dir.path() / "link");
+        const auto link = open_private_dir(dir.path() / "link");
+        REQUIRE_FALSE(link.has_value());
+        CHECK(link.error().message ==
+              "cannot use " + (dir.path() / "link").string() + ": it is a symbolic link or not a directory");
+        std::ofstream(dir.path() / "file") << "x";
+        CHECK_FALSE(open_private_dir(dir.path() / "file").has_value());
+    }
+
+    TEST_CASE("emptying removes files and nested directories, and links without following them") {
+        mailproxy::test::TempDir dir;
+        const auto outside = dir.path() / "outside";
+        fs::create_directories(outside / "sub");
+        std::ofstream(outside / "keep") << "not ours";
+        std::ofstream(outside / "sub" / "keep") << "not ours";
+        const auto tmp = dir.path() / "tmp";
+        const auto fd = open_private_dir(tmp);
+        REQUIRE(fd.has_value());
+        fs::create_directories(tmp / "scan" / "mail" / "part");
+        std::ofstream(tmp / "scan" / "mail" / "part" / "decoded") << "attachment";
+        std::ofstream(tmp / "loose") << "x";
+        fs::create_directory_symlink(outside, tmp / "scan" / "to-outside");
+        fs::create_symlink(outside / "keep", tmp / "file-link");
+
+        const auto emptied = empty_dir(fd->get());
+        CHECK(emptied.removed == 3);  // scan/, loose, file-link
+        CHECK(emptied.failed == 0);
+        CHECK(emptied.error.empty());
+        CHECK(fs::is_empty(tmp));
+        CHECK(fs::exists(outside / "keep"));
+        CHECK(fs::exists(outside / "sub" / "keep"));
+        CHECK(empty_dir(fd->get()).removed == 0);  // nothing left, nothing counted
+    }
+
+    TEST_CASE("emptying goes on past what it cannot remove, and says what that was") {
+        mailproxy::test::TempDir dir;
+        const auto tmp = dir.path() / "tmp";
+        const auto fd = open_private_dir(tmp);
+        REQUIRE(fd.has_value());
+        // 70 levels: deeper than the bound of 64
+        auto deep = tmp / "deep";
+        for (int i = 0; i < 70; ++i)
+            deep /= "d";
+        fs::create_directories(deep);
+        std::ofstream(tmp / "loose") << "x";
+        const auto emptied = empty_dir(fd->get());
+        CHECK(emptied.removed == 1);
+        CHECK(emptied.failed == 1);
+        CHECK(emptied.error.find("nested more than 64 levels") != std::string::npos);
+        CHECK_FALSE(fs::exists(tmp / "loose"));
     }
 }
