@@ -159,17 +159,23 @@ bool names_in(int dirfd, std::vector<std::string>& names) {
 bool remove_at(int dirfd, const std::string& name, int depth, std::string& error) {
     if (::unlinkat(dirfd, name.c_str(), 0) == 0)
         return true;
-    if (errno != EISDIR && errno != EPERM) {
-        error = fmt::format("{}: {}", name, std::generic_category().message(errno));
+    const int unlink_error = errno;  // EISDIR (EPERM on some systems) for a directory
+    if (unlink_error != EISDIR && unlink_error != EPERM) {
+        error = fmt::format("{}: {}", name, std::generic_category().message(unlink_error));
+        return false;
+    }
+    const Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub.get() < 0) {  // not a directory after all: why unlink refused it
+        error = fmt::format("{}: {}", name,
+                            std::generic_category().message(errno == ENOTDIR ? unlink_error : errno));
         return false;
     }
     if (depth >= 64) {
         error = fmt::format("{}: nested more than 64 levels", name);
         return false;
     }
-    const Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     std::vector<std::string> names;
-    if (sub.get() < 0 || !names_in(sub.get(), names)) {
+    if (!names_in(sub.get(), names)) {
         error = fmt::format("{}: {}", name, std::generic_category().message(errno));
         return false;
     }
