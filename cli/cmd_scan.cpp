@@ -91,7 +91,7 @@ FileResult scan_one(const std::string& file, bool json, const filter::ScanOption
     if (options.spam && (spam_engine != nullptr || has_lists)) {
         struct stat st {};
         ::fstat(fd.get(), &st);
-        r.spam = filter::check_spam(fd.get(), static_cast<std::size_t>(st.st_size), spam_engine,
+        r.spam = filter::check_spam(fd.get(), r.head, static_cast<std::size_t>(st.st_size), spam_engine,
                                     a.spam.choice.max_size, lists, {});
     }
     // without an entry every category counts, as if each were acted on (spam: the MEDIUM scores)

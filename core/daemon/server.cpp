@@ -83,12 +83,16 @@ std::string safe_text(std::string_view s) {
     return out;
 }
 
-/// The scanner of `c`, with libclamav's temporary files in the state directory's tmp/ (0700, emptied at
-/// start): what it extracts from a message that is being scanned when serve is killed does not stay
-/// behind in a shared /tmp.
+/// libclamav's temporary directory: the state directory's tmp/ (0700, emptied at start), so that what it
+/// extracts from a message that is being scanned when serve is killed does not stay behind in /tmp.
+fs::path scan_tmp_dir(const ServeConfig& c) {
+    return c.state_dir / "tmp";
+}
+
+/// The scanner of `c`, with its temporary files in scan_tmp_dir().
 filter::ScannerChoice scanner_choice(const ServeConfig& c) {
     auto s = c.scanner;
-    s.tmpdir = (c.state_dir / "tmp").string();
+    s.tmpdir = scan_tmp_dir(c).string();
     return s;
 }
 
@@ -118,7 +122,6 @@ struct Server::Impl {
     std::map<std::string, std::size_t> per_ip;
     bool draining = false;
     fs::path spool;
-    fs::path scan_tmp;                     // libclamav's temporary directory
     SpoolFiles spool_files;                // where messages are received
     DataBuffers data_buffers;              // what they are read into
     std::unique_ptr<util::Fd> state_lock;  // held while serving: one serve per state directory
@@ -748,7 +751,7 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
                      score, size, max_size] {
             auto r = filter::scan_message(fd, options, s);
             if (score)
-                r.spam = filter::check_spam(fd, size, e, max_size, lists, context);
+                r.spam = filter::check_spam(fd, r.head, size, e, max_size, lists, context);
             return r;
         };
         scan = co_await blocking(std::move(task));
@@ -803,10 +806,14 @@ awaitable<Reply> Session::check_and_deliver(const std::string& received, std::si
         case filter::Action::discard:
             co_return Reply{554, {"5.7.1 rejected: " + reason}};
         case filter::Action::quarantine: {
-            Quarantine::Item item{m_domain, m_admin, m_mail ? m_mail->address : "", m_rcpts, "", reason};
+            Quarantine::Item item{
+                m_domain,
+                m_admin,
+                m_mail ? m_mail->address : "",
+                m_rcpts,
+                safe_text(filter::header_value(filter::header_section(scan.head), "Subject")),
+                reason};
             auto task = [quarantine = m_srv.quarantine.get(), fd = m_spool, &headers, &item] {
-                const auto head = filter::read_header_part(fd, filter::k_max_header_bytes);
-                item.subject = safe_text(filter::header_value(filter::header_section(head), "Subject"));
                 return quarantine->store(headers, fd, item);
             };
             auto stored = co_await blocking(std::move(task));
@@ -1011,14 +1018,18 @@ Expected<std::vector<std::string>> Server::start() {
     // chmod, emptying and the chown for --user act on the descriptors, so that the user serve runs as,
     // who owns the state directory, cannot make them act elsewhere by swapping in a link meanwhile.
     m->spool = c.state_dir / "spool";
-    m->scan_tmp = c.state_dir / "tmp";
-    std::vector<std::pair<util::Fd, const fs::path*>> own_dirs;
-    for (const auto* dir : {&m->spool, &m->scan_tmp}) {
-        auto fd = util::open_private_dir(*dir);
+    struct OwnDir {
+        fs::path path;
+        std::string_view cleaned;  // the log event of its emptying
+        util::Fd fd;
+    };
+    std::vector<OwnDir> own_dirs;
+    for (auto [path, cleaned] : {std::pair{m->spool, "spool_cleaned"}, {scan_tmp_dir(c), "tmp_cleaned"}}) {
+        auto fd = util::open_private_dir(path);
         if (!fd)
             return tl::make_unexpected(fd.error());
         ::fchmod(fd->get(), 0700);
-        own_dirs.emplace_back(std::move(*fd), dir);
+        own_dirs.push_back({std::move(path), cleaned, std::move(*fd)});
     }
     m->state_lock = std::make_unique<util::Fd>(
         ::open((c.state_dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -1026,15 +1037,15 @@ Expected<std::vector<std::string>> Server::start() {
         return fail(ErrorCode::failed,
                     fmt::format("another mailproxy serve uses the state directory {}", c.state_dir.string()));
     }
-    for (const auto& [fd, dir] : own_dirs) {
-        const auto emptied = util::empty_dir(fd.get());
-        const std::string_view event = dir == &m->spool ? "spool_cleaned" : "tmp_cleaned";
+    for (const auto& dir : own_dirs) {
+        const auto emptied = util::empty_dir(dir.fd.get());
         if (emptied.removed > 0)
-            m->log.info(event, {{"files", std::to_string(emptied.removed)}, {"dir", dir->string()}});
+            m->log.info(dir.cleaned,
+                        {{"files", std::to_string(emptied.removed)}, {"dir", dir.path.string()}});
         if (emptied.failed > 0)  // mail is still taken: what is left is the admin's to look at
-            m->log.error(event, {{"not_removed", std::to_string(emptied.failed)},
-                                 {"dir", dir->string()},
-                                 {"error", emptied.error}});
+            m->log.error(dir.cleaned, {{"not_removed", std::to_string(emptied.failed)},
+                                       {"dir", dir.path.string()},
+                                       {"error", emptied.error}});
     }
     auto scanner = filter::open_scanner(scanner_choice(c));
     if (!scanner) {
@@ -1101,9 +1112,9 @@ Expected<std::vector<std::string>> Server::start() {
         if (::chown(c.state_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0)
             return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", c.state_dir.string(), c.user,
                                                    std::strerror(errno)));
-        for (const auto& [fd, dir] : own_dirs) {
-            if (::fchown(fd.get(), pw->pw_uid, pw->pw_gid) != 0)
-                return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", dir->string(), c.user,
+        for (const auto& dir : own_dirs) {
+            if (::fchown(dir.fd.get(), pw->pw_uid, pw->pw_gid) != 0)
+                return fail(ErrorCode::io, fmt::format("cannot hand {} to {}: {}", dir.path.string(), c.user,
                                                        std::strerror(errno)));
         }
         if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0 ||

@@ -39,8 +39,9 @@ ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* 
             r.virus_scanned = v.kind != VirusResult::Kind::error;
         }
     }
-    const auto head = read_header_part(fd, options.max_header_bytes);
-    r.spam_fields = has_spam_fields(header_section(head));
+    r.head = read_header_part(fd, options.max_header_bytes);
+    const auto head = header_section(r.head);
+    r.spam_fields = has_spam_fields(head);
     if (!options.banned && !options.header)
         return r;
     std::vector<Finding> banned;
@@ -54,7 +55,7 @@ ScanResult scan_message(int fd, const ScanOptions& options, const VirusScanner* 
                           fmt::format("not all parts were checked ({})", walk.incomplete_why), "message"});
     r.findings.insert(r.findings.end(), banned.begin(), banned.end());
     if (options.header) {
-        auto found = check_headers(header_section(head), walk, options.mbox_from_line);
+        auto found = check_headers(head, walk, options.mbox_from_line);
         r.findings.insert(r.findings.end(), found.begin(), found.end());
     }
     return r;

@@ -36,6 +36,7 @@ struct ScanResult {
     std::string scanner_error;      ///< why it could not ("" when it did or was not asked to)
     SpamCheck spam;                 ///< filled by the caller (check_spam), when options.spam
     bool spam_fields = false;       ///< the message came with X-Spam-* fields (they are removed)
+    std::string head;               ///< the message's start, as far as the checks read its header section
     bool has(Category c) const;
 };
 

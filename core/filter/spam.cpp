@@ -297,11 +297,10 @@ Expected<std::shared_ptr<const SpamEngine>> make_spam_engine(const SpamChoice& c
     return bad();
 }
 
-SpamCheck check_spam(int fd, std::size_t size, const SpamEngine* engine, std::size_t max_size,
-                     const SpamLists& lists, const SpamContext& context) {
+SpamCheck check_spam(int fd, std::string_view head, std::size_t size, const SpamEngine* engine,
+                     std::size_t max_size, const SpamLists& lists, const SpamContext& context) {
     SpamCheck c;
     // as far as the header checks read: a From: behind padding must still meet the blacklist
-    const auto head = read_header_part(fd, k_max_header_bytes);
     auto senders = entry::header_addresses(header_value(header_section(head), "From"));
     senders.insert(senders.begin(), context.sender);
     const auto on = [&](const entry::MailList* list) -> const std::string* {

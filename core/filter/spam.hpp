@@ -69,11 +69,12 @@ struct SpamLists {
     const entry::MailList* blacklist = nullptr;
 };
 
-/// DESIGN §5.2 step 5 and §5.4 on the message in `fd` (`size` bytes): whitelisted (the envelope sender
-/// or an address of the header From: on the whitelist) → not scored; blacklisted → counts as at kill;
-/// else scored by `engine` unless larger than `max_size`. `engine` null: only the lists apply. Blocking.
-SpamCheck check_spam(int fd, std::size_t size, const SpamEngine* engine, std::size_t max_size,
-                     const SpamLists& lists, const SpamContext& context);
+/// DESIGN §5.2 step 5 and §5.4 on the message in `fd` (`size` bytes), whose start as the header checks
+/// read it is `head` (ScanResult::head): whitelisted (the envelope sender or an address of the header
+/// From: on the whitelist) → not scored; blacklisted → counts as at kill; else scored by `engine` unless
+/// larger than `max_size`. `engine` null: only the lists apply. Blocking.
+SpamCheck check_spam(int fd, std::string_view head, std::size_t size, const SpamEngine* engine,
+                     std::size_t max_size, const SpamLists& lists, const SpamContext& context);
 
 /// Whether the message is spam under `p`: scored at or above spam.spam, or blacklisted.
 bool is_spam(const SpamCheck& c, const entry::SpamPolicy& p);
